@@ -1,0 +1,26 @@
+"""Root of the `lookalike` command. Sub-commands live in their own modules.
+
+Nothing heavy is imported here: `lookalike --help` must stay fast, so each
+command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from lookalike.cli.faces_cmd import faces_app
+from lookalike.cli.tunes_cmd import tunes_app
+
+app = typer.Typer(
+    name="lookalike",
+    help="Studio-quality portraits of a person from a few photos, with no training.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(faces_app, name="faces")
+app.add_typer(tunes_app, name="tunes")
+
+
+def main() -> None:
+    app()

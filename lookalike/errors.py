@@ -1,0 +1,183 @@
+"""Typed domain errors.
+
+Each error carries a stable ``code`` (part of the public contract of the CLI
+and the API), a human ``message`` saying what is wrong, and a ``hint`` saying
+what to do. HTTP status codes are chosen at the API edge, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LookalikeError(Exception):
+    code: str = "error"
+    default_hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        image_index: int | None = None,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.image_index = image_index
+        self.field = field
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        if self.image_index is not None:
+            out["image_index"] = self.image_index
+        if self.field is not None:
+            out["field"] = self.field
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class InputError(LookalikeError):
+    """The caller sent something we cannot accept; retrying unchanged won't help."""
+
+    code = "invalid_input"
+
+
+class InvalidImageError(InputError):
+    code = "invalid_image"
+    default_hint = "Upload a JPEG, PNG or WebP photo."
+
+
+class ImageTooLargeError(InputError):
+    code = "image_too_large"
+    default_hint = "Resize the photo (a few megapixels is plenty) and try again."
+
+
+class NoFaceError(InputError):
+    code = "no_face"
+    default_hint = "Use a photo where one person's face is clearly visible."
+
+
+class MultipleFacesError(InputError):
+    code = "multiple_faces"
+    default_hint = "Crop the photo to one person, or use a photo of them alone."
+
+
+class FaceTooSmallError(InputError):
+    code = "face_too_small"
+    default_hint = "Use a closer or higher-resolution photo of the face."
+
+
+class FaceTooBlurryError(InputError):
+    code = "face_too_blurry"
+    default_hint = "Use a sharp, well-lit photo."
+
+
+class FaceNotFrontalError(InputError):
+    code = "face_not_frontal"
+    default_hint = "Use a photo where the person looks roughly toward the camera."
+
+
+class IdentityMismatchError(InputError):
+    code = "identity_mismatch"
+    default_hint = "All photos of a tune must show the same person; remove the odd one."
+
+
+class TooManyPhotosError(InputError):
+    code = "too_many_photos"
+
+
+class NoPhotosError(InputError):
+    code = "no_photos"
+    default_hint = "Give at least one photo of the person."
+
+
+class InvalidFieldError(InputError):
+    code = "invalid_field"
+
+
+class UnknownBaseModelError(InputError):
+    code = "unknown_base_model"
+    default_hint = "Run `lookalike models list` to see the base models."
+
+
+class NotFoundError(LookalikeError):
+    code = "not_found"
+
+
+class TuneNotFoundError(NotFoundError):
+    code = "tune_not_found"
+    default_hint = "Run `lookalike tunes list` to see your tunes."
+
+
+class ModelUnavailableError(LookalikeError):
+    """Weights are missing locally and could not be fetched."""
+
+    code = "model_unavailable"
+
+
+class ModelIntegrityError(LookalikeError):
+    code = "model_checksum_mismatch"
+
+
+class FileUnreadableError(InputError):
+    code = "file_not_found"
+    default_hint = "Check the path."
+
+
+# --- prompts and generation (step 2) ---------------------------------------------
+
+
+class PromptTokenError(InputError):
+    """A ``<faceid:...>`` token in the prompt text cannot be read."""
+
+    code = "malformed_faceid_token"
+    default_hint = "Write identity tokens as <faceid:TUNE_ID> or <faceid:TUNE_ID:WEIGHT>, e.g. <faceid:42:0.8>."
+
+
+class UnsupportedPromptTokenError(InputError):
+    code = "unsupported_prompt_token"
+    default_hint = "Only <faceid:TUNE_ID:WEIGHT> tokens are supported in the prompt text."
+
+
+class FaceIdWeightError(InputError):
+    code = "faceid_weight_out_of_range"
+    default_hint = "Use a weight from 0 to 2; 1 is the adapter's trained strength."
+
+
+class TooManyIdentitiesError(InputError):
+    code = "too_many_faceid_tokens"
+
+
+class UnknownTuneError(InputError):
+    """A tune named in the prompt text does not exist (a 422 at the API: the body is wrong)."""
+
+    code = "unknown_tune"
+    default_hint = "Check the tune id in the <faceid:...> token; `lookalike tunes list` shows your tunes."
+
+
+class TuneAccessError(LookalikeError):
+    """A tune named in the prompt text exists but the caller may not use it."""
+
+    code = "tune_forbidden"
+    default_hint = "Use one of your own tunes."
+
+
+class UnknownSchedulerError(InvalidFieldError):
+    code = "unknown_scheduler"
+
+
+class IdentityEmbeddingError(InputError):
+    """An identity embedding does not fit the base model's FaceID adapter."""
+
+    code = "identity_embedding_mismatch"
+
+
+class UnsupportedBaseModelError(InputError):
+    code = "base_model_not_supported"

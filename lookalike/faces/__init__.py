@@ -1,0 +1,1 @@
+"""Face analysis: decode photos, detect, align, embed, judge quality, compare."""

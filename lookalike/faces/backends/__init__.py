@@ -1,0 +1,1 @@
+"""Face detector and encoder backends behind one small interface."""

@@ -1,0 +1,92 @@
+"""Tables (SQLAlchemy 2, typed declarative). Changes go through a new migration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TuneRow(Base):
+    __tablename__ = "tunes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Accounts arrive with the HTTP service; the CLI works as the local account.
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    title: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), default="ohwx")
+    model_type: Mapped[str] = mapped_column(String(32), default="faceid")
+    base_model_id: Mapped[str] = mapped_column(String(128))
+    trained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list[PhotoRow]] = relationship(
+        back_populates="tune", cascade="all, delete-orphan", order_by="PhotoRow.position"
+    )
+    identities: Mapped[list[IdentityRow]] = relationship(back_populates="tune", cascade="all, delete-orphan")
+
+
+class PhotoRow(Base):
+    """One uploaded photo's face: where it was, how good it is, its crops."""
+
+    __tablename__ = "tune_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tune_id: Mapped[int] = mapped_column(ForeignKey("tunes.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    box: Mapped[dict] = mapped_column(JSON)
+    landmarks: Mapped[list] = mapped_column(JSON)
+    quality: Mapped[dict] = mapped_column(JSON)
+    ignored_faces: Mapped[int] = mapped_column(Integer, default=0)
+    crop_key: Mapped[str] = mapped_column(String(512))
+    large_crop_key: Mapped[str] = mapped_column(String(512))
+    original_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+    tune: Mapped[TuneRow] = relationship(back_populates="photos")
+    embeddings: Mapped[list[EmbeddingRow]] = relationship(back_populates="photo", cascade="all, delete-orphan")
+
+
+class EmbeddingRow(Base):
+    """A photo's face embedding for one encoder (float32 bytes)."""
+
+    __tablename__ = "photo_embeddings"
+    __table_args__ = (UniqueConstraint("photo_id", "encoder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("tune_photos.id", ondelete="CASCADE"), index=True)
+    encoder: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    photo: Mapped[PhotoRow] = relationship(back_populates="embeddings")
+
+
+class IdentityRow(Base):
+    """The tune's identity for one encoder: the L2-normalised mean of its photos."""
+
+    __tablename__ = "tune_identities"
+    __table_args__ = (UniqueConstraint("tune_id", "encoder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tune_id: Mapped[int] = mapped_column(ForeignKey("tunes.id", ondelete="CASCADE"), index=True)
+    encoder: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # Lowest similarity of a photo to the mean: how consistent the photos are.
+    min_similarity: Mapped[float] = mapped_column(Float)
+
+    tune: Mapped[TuneRow] = relationship(back_populates="identities")

@@ -1,0 +1,1 @@
+"""Tunes: a person's identity made from a few photos, kept, listed and deleted."""
