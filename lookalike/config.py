@@ -24,7 +24,9 @@ class Settings(BaseSettings):
 
     # Face analysis
     face_backend: str = "offline"
-    detection_max_side: int = 960
+    # Portrait photos need no more: a face of 64 px in a 1280 px photo is still
+    # 32 px here, above the detector's smallest anchor (16 px).
+    detection_max_side: int = 640
     detection_threshold: float = 0.8
     min_face_px: int = 64
     min_sharpness: float = 40.0
@@ -38,6 +40,34 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     keep_originals: bool = False
+
+    # Generation. None picks: CUDA in float16 where available, else CPU in float32.
+    device: str | None = None
+    dtype: str | None = None
+    # Each SD1.5 pipeline holds ~2.5 GB (fp16) to 5 GB (fp32); keep one by default.
+    max_cached_pipelines: int = Field(default=1, ge=1)
+
+    # HTTP service (lookalike serve)
+    # Base of the URLs written into callback bodies, where no request gives
+    # one; `lookalike serve` fills it from --host/--port when unset.
+    public_url: str | None = None
+    # A whole request body: photos of one tune plus form overhead.
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Per API key, shared by POST /tunes and POST prompts: a token bucket that
+    # refills at rate_limit_per_minute and holds at most rate_limit_burst.
+    rate_limit_per_minute: float = Field(default=60.0, gt=0)
+    rate_limit_burst: int = Field(default=20, ge=1)
+    # Callbacks: private/loopback targets are refused (SSRF) unless allowed.
+    callback_allow_private: bool = False
+    callback_max_attempts: int = Field(default=6, ge=1)
+    callback_backoff_s: float = Field(default=2.0, ge=0)
+    callback_backoff_max_s: float = Field(default=300.0, ge=0)
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    # How often the worker looks at the queue when nobody woke it.
+    worker_poll_s: float = Field(default=2.0, gt=0)
+    # Load the face analyzer and these base models (comma-separated ids) in
+    # the worker at start; empty warms only the face analyzer.
+    warmup_models: str = ""
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> "Settings":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from lookalike.cli.demo_cmd import demo
 from lookalike.cli.faces_cmd import faces_app
 from lookalike.cli.tunes_cmd import tunes_app
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(faces_app, name="faces")
 app.add_typer(tunes_app, name="tunes")
+app.command("demo")(demo)
 
 
 def main() -> None:

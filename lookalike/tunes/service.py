@@ -195,7 +195,8 @@ class TuneService:
 
 def _png(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
+    # Crops are small and written on the request path: favour speed over size.
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

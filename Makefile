@@ -1,0 +1,29 @@
+# The two entry points of the README: `make run` and `make test`.
+# Each creates .venv on first use and installs the project into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is asked for by exact version: this machine holds a CPU build of
+# 2.13.0 on disk, and any other spelling pulls multi-GB CUDA wheels.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet "torch==2.13.0" -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[test]"
+
+run: install
+	$(BIN)/lookalike demo
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache
