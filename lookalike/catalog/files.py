@@ -96,57 +96,74 @@ def fetch(
     progress: ProgressCallback | None = None,
     timeout: float = 60.0,
 ) -> list[Path]:
-    """Download every missing file of ``pack``; verify all of them."""
+    """Download every missing file of ``pack``; verify all of them.
+
+    Several files may come out of one zip (insightface packs): each archive
+    is downloaded once per call.
+    """
     import httpx  # only the pull path needs it
 
+    archives: dict[str, Path] = {}
     out = []
-    for remote in pack.files:
-        target = models_dir / remote.path
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                _download(remote, target, progress=progress, timeout=timeout, httpx=httpx)
-            except httpx.HTTPError as exc:
-                raise ModelUnavailableError(
-                    f"Could not download {remote.url} for model '{pack.id}': {exc}.",
-                    hint=f"Check the network and run `{pack.pull_command}` again, or copy the file to {target}.",
-                    details={"model": pack.id, "url": remote.url},
-                ) from exc
-        verify(target, remote.sha256)
-        out.append(target)
+    try:
+        for remote in pack.files:
+            target = models_dir / remote.path
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    if remote.archive_member:
+                        if remote.url not in archives:
+                            archive = models_dir / (pack.id + ".archive.part")
+                            _download_to(remote.url, archive, progress=progress, timeout=timeout, httpx=httpx)
+                            archives[remote.url] = archive
+                        _extract_member(archives[remote.url], remote.archive_member, target)
+                    else:
+                        partial = target.with_name(target.name + ".part")
+                        _download_to(remote.url, partial, progress=progress, timeout=timeout, httpx=httpx)
+                        os.replace(partial, target)
+                except httpx.HTTPError as exc:
+                    raise ModelUnavailableError(
+                        f"Could not download {remote.url} for model '{pack.id}': {exc}.",
+                        hint=f"Check the network and run `{pack.pull_command}` again, or copy the file to {target}.",
+                        details={"model": pack.id, "url": remote.url},
+                    ) from exc
+                _accept_download(remote, target)
+            else:
+                verify(target, remote.sha256)
+            out.append(target)
+    finally:
+        for archive in archives.values():
+            archive.unlink(missing_ok=True)
     return out
 
 
-def _download(remote: RemoteFile, target: Path, *, progress, timeout, httpx) -> None:
-    partial = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
+def _download_to(url: str, partial: Path, *, progress, timeout, httpx) -> None:
     try:
-        with httpx.stream("GET", remote.url, follow_redirects=True, timeout=timeout) as response:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as response:
             response.raise_for_status()
             total = int(response.headers["content-length"]) if "content-length" in response.headers else None
             done = 0
             with partial.open("wb") as fh:
                 for block in response.iter_bytes(1 << 20):
                     fh.write(block)
-                    digest.update(block)
                     done += len(block)
                     if progress:
                         progress(done, total)
-        if remote.archive_member:
-            _extract_member(partial, remote.archive_member, target)
-            file_digest = sha256_of(target)
-        else:
-            os.replace(partial, target)
-            file_digest = digest.hexdigest()
-    finally:
+    except BaseException:
         partial.unlink(missing_ok=True)
-    if remote.sha256 and file_digest != remote.sha256.lower():
+        raise
+
+
+def _accept_download(remote: RemoteFile, target: Path) -> None:
+    """Check a fresh download against the published digest, or record its digest."""
+    digest = sha256_of(target)
+    if remote.sha256 and digest != remote.sha256.lower():
         target.unlink(missing_ok=True)
         raise ModelIntegrityError(
-            f"Downloaded {remote.url} has sha256 {file_digest}, expected {remote.sha256}.",
+            f"Downloaded {remote.url} has sha256 {digest}, expected {remote.sha256}.",
             hint="The upstream file changed or the download was corrupted; try again.",
         )
-    _recorded_digest_path(target).write_text(f"{file_digest}  {target.name}\n")
+    _recorded_digest_path(target).write_text(f"{digest}  {target.name}\n")
 
 
 def _extract_member(archive: Path, member: str, target: Path) -> None:

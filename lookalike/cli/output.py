@@ -18,7 +18,7 @@ from lookalike.errors import LookalikeError
 # usage errors, which are the same kind of mistake.
 EXIT_REJECTED = 2
 
-stdout = Console(soft_wrap=True)
+stdout = Console(soft_wrap=True, markup=False, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True)
 
 

@@ -1,0 +1,94 @@
+"""`lookalike models ...`: what models exist, which are on disk, and fetching them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lookalike.cli.output import print_json, reporting_errors, stdout
+
+models_app = typer.Typer(help="Base models, adapters and face models: list and pull.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _all_packs():
+    from lookalike.catalog.base_models import model_packs
+    from lookalike.faces.backends.insightface import BUFFALO_L
+
+    return (*model_packs(), BUFFALO_L)
+
+
+def _installed(pack, models_dir) -> bool:
+    from lookalike.catalog.files import locate
+    from lookalike.errors import ModelUnavailableError
+
+    try:
+        locate(pack, models_dir, check=False)
+    except ModelUnavailableError:
+        return False
+    return True
+
+
+@models_app.command("list")
+def list_models(as_json: JsonFlag = False) -> None:
+    """Base models (with their gallery ids) and every pullable model pack."""
+    from lookalike.catalog.base_models import BASE_MODELS
+    from lookalike.config import get_settings
+
+    models_dir = get_settings().models_dir
+    base = [
+        {
+            "id": spec.id,
+            "gallery_id": spec.gallery_id,
+            "name": spec.name,
+            "family": spec.family,
+            "license": spec.license,
+            "adapter": spec.adapter.id,
+            "adapter_encoder": spec.adapter.encoder,
+            "source": spec.source.kind,
+            "installed": spec.source.kind == "builtin" or _installed(spec.pack, models_dir),
+        }
+        for spec in BASE_MODELS
+    ]
+    packs = [
+        {"id": p.id, "title": p.title, "license": p.license, "files": len(p.files), "installed": _installed(p, models_dir)}
+        for p in _all_packs()
+    ]
+    if as_json:
+        print_json({"models_dir": str(models_dir), "base_models": base, "packs": packs})
+        return
+    stdout.print(f"models directory: {models_dir}", highlight=False)
+    stdout.print("base models (gallery id, id, name, licence):")
+    for b in base:
+        mark = "installed" if b["installed"] else "not pulled"
+        stdout.print(f"  {b['gallery_id']:>4}  {b['id']:<24} {b['name']} [{b['license']}] - {mark}", highlight=False)
+    stdout.print("model packs (`lookalike models pull ID`):")
+    for p in packs:
+        mark = "installed" if p["installed"] else "not pulled"
+        stdout.print(f"  {p['id']:<32} {p['title']} [{p['license']}] - {mark}", highlight=False)
+
+
+@models_app.command("pull")
+def pull(model_id: Annotated[str, typer.Argument(help="A pack id, or a base model id / gallery id.")]) -> None:
+    """Download a model's files into the models directory, checking sha256."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from lookalike.catalog.base_models import get_model_pack
+    from lookalike.catalog.files import fetch
+    from lookalike.config import get_settings
+
+    with reporting_errors(as_json=False):
+        packs = {p.id: p for p in _all_packs()}
+        pack = packs.get(model_id.strip().lower()) or get_model_pack(model_id)
+        models_dir = get_settings().models_dir
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn()) as progress:
+            task = progress.add_task(f"pull {pack.id}", total=None)
+
+            def report(done: int, total: int | None) -> None:
+                progress.update(task, completed=done, total=total)
+
+            paths = fetch(pack, models_dir, progress=report)
+        stdout.print(f"{pack.id}: {len(paths)} file(s) ready in {models_dir}", highlight=False)
