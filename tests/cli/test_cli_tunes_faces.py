@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lookalike.cli.app import app
-from tests.photos import blurred, brighter, jpeg, shrunk, side_by_side
+from tests.photos import blurred, brighter, jpeg, shrunk, two_people
 
 runner = CliRunner()
 
@@ -34,7 +34,7 @@ def photos(tmp_path, astronaut, hopper, cat):
         "astro_bright": brighter(astronaut),
         "hopper": hopper,
         "cat": cat,
-        "two": side_by_side(astronaut, hopper),
+        "two": two_people(astronaut, hopper),
         "tiny": shrunk(astronaut, 0.5),
         "blurry": blurred(astronaut),
     }
@@ -145,3 +145,35 @@ def test_help_does_not_import_heavy_libraries():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize(
+    "env, code",
+    [
+        ({"LOOKALIKE_MAX_YAW": "0.01"}, "face_not_frontal"),
+        ({"LOOKALIKE_MAX_IMAGE_PIXELS": "1000"}, "image_too_large"),
+    ],
+)
+def test_limits_from_settings_reach_the_cli(settings, photos, monkeypatch, env, code):
+    from lookalike.config import get_settings
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    exit_code, out = run_json("tunes", "create", "--title", "t", "--name", "woman", photos["astro"])
+    assert exit_code == 2 and out["error"]["code"] == code and out["error"]["image_index"] == 0
+
+
+def test_too_many_photos_through_the_cli(settings, photos):
+    exit_code, out = run_json("tunes", "create", "--title", "t", "--name", "woman", *[photos["astro"]] * 11)
+    assert exit_code == 2 and out["error"]["code"] == "too_many_photos"
+
+
+def test_insightface_backend_offline_names_the_pull_command(settings, photos, monkeypatch):
+    from lookalike.config import get_settings
+
+    monkeypatch.setenv("LOOKALIKE_FACE_BACKEND", "insightface")
+    get_settings.cache_clear()
+    exit_code, out = run_json("faces", "detect", photos["astro"])
+    assert exit_code == 2 and out["error"]["code"] == "model_unavailable"
+    assert "lookalike models pull buffalo_l" in out["error"]["hint"]

@@ -23,7 +23,7 @@ from lookalike.errors import (
 )
 from lookalike.store.tables import EmbeddingRow, IdentityRow, PhotoRow, TuneRow
 from lookalike.tunes.photo_check import PhotoInput
-from tests.photos import blurred, brighter, jpeg, shrunk, side_by_side, with_background_face
+from tests.photos import blurred, brighter, jpeg, shrunk, two_people, with_background_face
 
 
 def _count(services, table) -> int:
@@ -77,7 +77,7 @@ def test_cat_gives_no_face_with_its_index(services, astronaut, cat):
 
 def test_two_people_are_refused_and_counted(services, astronaut, hopper):
     with pytest.raises(MultipleFacesError) as info:
-        _create(services, side_by_side(astronaut, hopper))
+        _create(services, two_people(astronaut, hopper))
     assert info.value.details["faces"] == 2 and "2 faces" in info.value.message
     assert _nothing_stored(services)
 
