@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookalike.errors import ModelUnavailableError
+from lookalike.errors import ModelIntegrityError, ModelUnavailableError
 from lookalike.faces.types import Detection
 
 # RetinaFace-mnet0.25 prior boxes, as in the model's training config.
@@ -127,14 +128,31 @@ class DlibResNetEncoder:
     _BOX_CENTER = 0.5
     _BOX_SIDE = 2.34
 
+    def __init__(self, models_dir: Path | None = None) -> None:
+        # Where our ONNX conversion of dlib's network is cached (<models_dir>/converted/).
+        # None runs dlib's own forward pass (no BLAS in dlib-bin: ~100 ms a face).
+        self.models_dir = models_dir
+
     @cached_property
     def _models(self):
         import dlib
 
         root = _face_models_dir()
         predictor = dlib.shape_predictor(str(root / "shape_predictor_5_face_landmarks.dat"))
-        net = dlib.face_recognition_model_v1(str(root / "dlib_face_recognition_resnet_model_v1.dat"))
-        return dlib, predictor, net
+        dat = root / "dlib_face_recognition_resnet_model_v1.dat"
+        if self.models_dir is not None:
+            from lookalike.faces.backends.dlib_onnx import DlibResNetOnnx
+
+            net = DlibResNetOnnx(dat, Path(self.models_dir) / "converted")
+            try:
+                net.warmup()  # converts once per machine, then loads the cached model
+                return dlib, predictor, net.describe
+            except ModelIntegrityError as exc:
+                # A .dat our converter does not know: dlib's own forward pass
+                # gives the same vectors, only slower, so say so and go on.
+                logging.getLogger(__name__).warning("dlib ResNet ONNX conversion failed, using dlib: %s", exc)
+        net = dlib.face_recognition_model_v1(str(dat))
+        return dlib, predictor, lambda chips: np.asarray(net.compute_face_descriptor(chips), dtype=np.float32)
 
     def warmup(self) -> None:
         _ = self._models
@@ -142,13 +160,13 @@ class DlibResNetEncoder:
     def embed(self, image: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
         if not landmarks:
             return np.zeros((0, self.dim), dtype=np.float32)
-        dlib, predictor, net = self._models
+        dlib, predictor, describe = self._models
         image = np.ascontiguousarray(image)
         chips = []
         for points in landmarks:
             shape = predictor(image, self._box(dlib, points))
             chips.append(dlib.get_face_chip(image, shape, size=150, padding=0.25))
-        vectors = np.asarray(net.compute_face_descriptor(chips), dtype=np.float32).reshape(len(chips), self.dim)
+        vectors = describe(chips).reshape(len(chips), self.dim)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     def _box(self, dlib, points: np.ndarray):

@@ -20,7 +20,7 @@ def build_analyzer(settings: Settings) -> FaceAnalyzer:
     if settings.face_backend == "offline":
         from lookalike.faces.backends.offline import DlibResNetEncoder, RetinaFaceDetector
 
-        detector, encoder = RetinaFaceDetector(settings.detection_max_side), DlibResNetEncoder()
+        detector, encoder = RetinaFaceDetector(settings.detection_max_side), DlibResNetEncoder(settings.models_dir)
     elif settings.face_backend == "insightface":
         from lookalike.faces.backends.insightface import load_buffalo_l
 
