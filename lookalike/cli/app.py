@@ -11,6 +11,7 @@ import typer
 from lookalike.cli.demo_cmd import demo
 from lookalike.cli.faces_cmd import faces_app
 from lookalike.cli.models_cmd import models_app
+from lookalike.cli.prompts_cmd import prompts_app
 from lookalike.cli.tunes_cmd import tunes_app
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(faces_app, name="faces")
 app.add_typer(tunes_app, name="tunes")
 app.add_typer(models_app, name="models")
+app.add_typer(prompts_app, name="prompts")
 app.command("demo")(demo)
 
 

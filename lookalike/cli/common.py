@@ -18,9 +18,20 @@ def read_file(path: Path, *, image_index: int | None = None) -> bytes:
         raise FileUnreadableError(f"Permission denied reading {path}.", image_index=image_index) from exc
 
 
+_services: dict[tuple, object] = {}
+
+
 def services():
-    """Build the service graph for this process (imported late to keep --help fast)."""
+    """The service graph for the current settings, built once per process.
+
+    Imported late to keep --help fast. Kept per settings so that commands run
+    in one process (tests, the demo) share loaded models instead of reloading.
+    """
     from lookalike.config import get_settings
     from lookalike.services import Services
 
-    return Services(get_settings())
+    settings = get_settings()
+    key = settings.model_dump_json()
+    if key not in _services:
+        _services[key] = Services(settings)
+    return _services[key]

@@ -1,0 +1,252 @@
+"""The built-in ``tiny`` base model: SD1.5's component classes with seeded random weights.
+
+It is written once into ``<models_dir>/tiny/`` in the same layout as a real
+model (a diffusers folder plus ``ip-adapter/ip-adapter-faceid_sd15.bin``) and
+then loaded by the same code that loads a real one, so tests exercise the
+real loading path offline. Sizes follow diffusers' own ``get_dummy_components``
+for Stable Diffusion. Its adapter takes 128-d vectors, the size of the
+offline dlib encoder's embeddings.
+
+The ``faceid_adapter_state_dict`` builder is shared with the benchmark, which
+makes a full-size adapter the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lookalike.catalog.base_models import TINY, TINY_ADAPTER
+
+# Bump when anything written here changes; an older folder is rewritten.
+TINY_VERSION = 1
+MARKER = "lookalike-tiny.json"
+SEED = 0
+TINY_LORA_RANK = 4
+
+# SD1.5's published scheduler config (PNDM with the scaled-linear betas).
+SD15_SCHEDULER_CONFIG: dict[str, Any] = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "clip_sample": False,
+    "prediction_type": "epsilon",
+}
+
+
+def tiny_model_dir(models_dir: Path) -> Path:
+    return Path(models_dir) / TINY.source.local_dir
+
+
+def ensure_tiny_model(models_dir: Path) -> Path:
+    """The tiny model's folder, written first if missing or from an older version."""
+    root = tiny_model_dir(models_dir)
+    if _is_current(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and swapped in, so that a process that dies half-way (or
+    # two test workers racing) never leaves a half-written model behind.
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=root.parent))
+    try:
+        write_tiny_model(staging)
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+        try:
+            os.replace(staging, root)
+        except OSError:
+            if not _is_current(root):  # somebody else won the race with a good copy otherwise
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def _is_current(root: Path) -> bool:
+    marker = root / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("version") == TINY_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def write_tiny_model(root: Path) -> None:
+    import torch
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    root.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = root / "tokenizer"
+    write_byte_level_tokenizer(tokenizer_dir)
+    tokenizer = load_clip_tokenizer(tokenizer_dir)
+
+    torch.manual_seed(SEED)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=2,
+    )
+    torch.manual_seed(SEED)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+        sample_size=64,
+    )
+    torch.manual_seed(SEED)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            hidden_size=32,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=4,
+            num_hidden_layers=5,
+            vocab_size=len(tokenizer),
+            max_position_embeddings=77,
+        )
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(root, safe_serialization=True)
+
+    adapter_dir = root / Path(TINY_ADAPTER.source.local_dir).relative_to(TINY.source.local_dir)
+    adapter_dir.mkdir(parents=True, exist_ok=True)
+    state = faceid_adapter_state_dict(
+        unet, embedding_dim=TINY_ADAPTER.embedding_dim, lora_rank=TINY_LORA_RANK, seed=SEED
+    )
+    torch.save(state, adapter_dir / TINY_ADAPTER.weight_name)
+    (root / MARKER).write_text(json.dumps({"version": TINY_VERSION, "seed": SEED}) + "\n")
+
+
+def faceid_adapter_state_dict(
+    unet,
+    *,
+    embedding_dim: int,
+    lora_rank: int,
+    num_tokens: int = 4,
+    seed: int = 0,
+    std: float = 0.02,
+) -> dict[str, dict[str, Any]]:
+    """Random weights in the layout of h94's ``ip-adapter-faceid_sd15.bin``.
+
+    ``image_proj`` is IP-Adapter's MLPProjModel (Linear(d, 2d), GELU,
+    Linear(2d, tokens * cross_dim), LayerNorm). ``ip_adapter`` numbers every
+    attention processor of the UNet in order: each has a LoRA on q, k, v and
+    out, and each cross-attention one also ``to_k_ip``/``to_v_ip``.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator) * std
+
+    cross_dim = unet.config.cross_attention_dim
+    image_proj = {
+        "proj.0.weight": rand(embedding_dim * 2, embedding_dim),
+        "proj.0.bias": torch.zeros(embedding_dim * 2),
+        "proj.2.weight": rand(cross_dim * num_tokens, embedding_dim * 2),
+        "proj.2.bias": torch.zeros(cross_dim * num_tokens),
+        "norm.weight": torch.ones(cross_dim),
+        "norm.bias": torch.zeros(cross_dim),
+    }
+    ip_adapter: dict[str, torch.Tensor] = {}
+    for index, name in enumerate(unet.attn_processors.keys()):
+        hidden = _hidden_size(unet, name)
+        is_cross = not name.endswith("attn1.processor")
+        kv_in = cross_dim if is_cross else hidden
+        for proj, fan_in in (("to_q", hidden), ("to_k", kv_in), ("to_v", kv_in), ("to_out", hidden)):
+            ip_adapter[f"{index}.{proj}_lora.down.weight"] = rand(lora_rank, fan_in)
+            ip_adapter[f"{index}.{proj}_lora.up.weight"] = rand(hidden, lora_rank)
+        if is_cross:
+            ip_adapter[f"{index}.to_k_ip.weight"] = rand(hidden, cross_dim) * 10
+            ip_adapter[f"{index}.to_v_ip.weight"] = rand(hidden, cross_dim) * 10
+    return {"image_proj": image_proj, "ip_adapter": ip_adapter}
+
+
+def _hidden_size(unet, processor_name: str) -> int:
+    channels = list(unet.config.block_out_channels)
+    if processor_name.startswith("mid_block"):
+        return channels[-1]
+    block_id = int(processor_name.split(".")[1])
+    if processor_name.startswith("up_blocks"):
+        return list(reversed(channels))[block_id]
+    return channels[block_id]
+
+
+# --- an offline CLIP tokenizer -------------------------------------------------------
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2/CLIP's reversible byte -> printable character table.
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, (chr(c) for c in chars), strict=True))
+
+
+def write_byte_level_tokenizer(folder: Path) -> None:
+    """A CLIP BPE tokenizer with no merges: every character is a token.
+
+    It tokenizes any text the way CLIP's does (lower-cased, byte-level, words
+    ending in ``</w>``), only into more, shorter tokens, which makes prompts
+    longer than 77 tokens easy to produce in tests.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = list(_bytes_to_unicode().values())
+    vocab_list = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: i for i, token in enumerate(vocab_list)}
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    special = {
+        "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>",
+        "unk_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+    }
+    (folder / "special_tokens_map.json").write_text(json.dumps(special), encoding="utf-8")
+    config = {**special, "model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "do_lower_case": True}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+
+
+def load_clip_tokenizer(folder: Path):
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)

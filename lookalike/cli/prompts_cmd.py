@@ -1,0 +1,87 @@
+"""`lookalike prompts create`: generate portraits from a prompt with <faceid:ID:W> tokens."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lookalike.cli.common import services
+from lookalike.cli.output import print_json, reporting_errors, stdout
+
+prompts_app = typer.Typer(help="Generate images: text with <faceid:TUNE_ID:WEIGHT> tokens.", no_args_is_help=True)
+
+
+def _run_id() -> str:
+    """A local run's id: sortable by time, unique enough to name its files."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@prompts_app.command("create")
+def create(
+    text: Annotated[str, typer.Argument(help="Prompt text, e.g. 'A headshot, blue blazer <faceid:1:1.0>'.")],
+    negative: Annotated[str, typer.Option("--negative", help="Negative prompt.")] = "",
+    base_model: Annotated[
+        str | None, typer.Option("--base-model", help="Base model id or gallery id; default: the tune's.")
+    ] = None,
+    num_images: Annotated[int | None, typer.Option("--num-images", help="1 to 8.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps (scheduler default if unset).")] = None,
+    cfg_scale: Annotated[float | None, typer.Option("--cfg-scale", help="0 to 15.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Same seed and options, same pixels.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="euler, euler_a, dpm++2m, dpm++2m_karras, "
+                                                   "dpm++sde, dpm++sde_karras, lcm, tcd, ddim.")] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Multiple of 8; with --height.")] = None,
+    height: Annotated[int | None, typer.Option("--height", help="Multiple of 8; with --width.")] = None,
+    aspect_ratio: Annotated[str | None, typer.Option("--aspect-ratio", help="1:1, 4:5, 2:3, 16:9, ...")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the PNGs.")] = Path("lookalike-out"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Generate images of the tunes named in TEXT and write them as PNGs into --out."""
+    from lookalike.generation.runner import check_prompt, run_prompt
+
+    fields = {
+        "num_images": num_images, "steps": steps, "cfg_scale": cfg_scale, "seed": seed,
+        "scheduler": scheduler, "w": width, "h": height, "aspect_ratio": aspect_ratio,
+    }
+    with reporting_errors(as_json):
+        svc = services()
+        resolved = check_prompt(
+            svc, account_id=None, tune_id=None, text=text, negative_prompt=negative,
+            options={k: v for k, v in fields.items() if v is not None}, base_model=base_model,
+        )
+        result = run_prompt(svc, resolved)
+        run_id = _run_id()
+        out.mkdir(parents=True, exist_ok=True)
+        images = []
+        for n, image in enumerate(result.images):
+            path = out / f"{run_id}-{n}.png"
+            path.write_bytes(image.png_bytes())
+            images.append({"path": str(path), "seed": image.seed, "identity_score": image.identity_score})
+    report = {
+        "id": run_id,
+        "text": text,
+        "negative_prompt": negative,
+        "base_model": result.base_model_id,
+        "num_images": len(images),
+        "seed": result.seed,
+        "steps": result.steps,
+        "cfg_scale": result.cfg_scale,
+        "scheduler": result.scheduler,
+        "w": result.width,
+        "h": result.height,
+        "adapter_scale": result.adapter_scale,
+        "tunes": [{"tune_id": t, "weight": w} for t, w in resolved.identities],
+        "images": images,
+        "seconds": round(result.timings.get("total", 0.0), 3),
+    }
+    if as_json:
+        print_json(report)
+        return
+    stdout.print(f"prompt {run_id}: {len(images)} image(s), {result.width}x{result.height}, {result.steps} steps "
+                 f"{result.scheduler}, cfg {result.cfg_scale}, base {result.base_model_id}")
+    for image in images:
+        score = "no face found" if image["identity_score"] is None else f"identity {image['identity_score']}"
+        stdout.print(f"  {image['path']}  seed {image['seed']}  {score}")

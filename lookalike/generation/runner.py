@@ -1,0 +1,184 @@
+"""From a user's prompt to finished images: the one path the CLI and the worker share.
+
+    resolved = check_prompt(services, account_id=None, tune_id=None, text=..., negative_prompt="",
+                            options={"num_images": 2}, base_model=None)
+    images = run_prompt(services, resolved)
+
+``check_prompt`` is cheap (no torch) and raises every input error up front,
+so the API can answer 422 before queueing. ``run_prompt`` resolves each
+tune's identity in the space of the adapter's face encoder (computing it from
+the tune's kept crops the first time), generates, and scores each image
+against the tune with the offline face analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, BaseModelSpec, get_base_model
+from lookalike.errors import TuneNotFoundError, UnknownTuneError, UnsupportedBaseModelError
+from lookalike.prompts.options import GenerationOptions
+from lookalike.prompts.syntax import ParsedPrompt, parse_prompt
+
+
+@dataclass(frozen=True)
+class ResolvedPrompt:
+    account_id: int | None
+    text: str  # as the user wrote it, tokens included
+    parsed: ParsedPrompt
+    base_model: BaseModelSpec
+    options: GenerationOptions
+    # (tune id, weight) for each <faceid> token, in order
+    identities: tuple[tuple[int, float], ...]
+
+
+def check_prompt(
+    services,
+    *,
+    account_id: int | None,
+    tune_id: int | None,
+    text: str,
+    negative_prompt: str | None,
+    options: dict[str, Any],
+    base_model: str | int | None,
+) -> ResolvedPrompt:
+    """Validate everything a prompt names; raise the first problem as a typed error.
+
+    The base model is, in order: the one asked for, the base of the tune the
+    prompt was posted to, the base of the first tune in the text, the default.
+    A tune of another account is reported exactly like a missing one.
+    """
+    parsed = parse_prompt(text)
+    identities = []
+    bases = []
+    for token in parsed.tokens:
+        number = _tune_number(token.tune_id)
+        try:
+            tune = services.tunes.get(number, account_id=account_id)
+        except TuneNotFoundError as exc:
+            raise UnknownTuneError(
+                f"The prompt names tune {token.tune_id}, which does not exist or is not yours.",
+                field="text",
+                hint="Use the id of one of your tunes (`lookalike tunes list`).",
+                details={"tune_id": token.tune_id},
+            ) from exc
+        identities.append((number, token.weight))
+        bases.append(tune["base_model"])
+    if base_model not in (None, ""):
+        spec = get_base_model(base_model)
+    elif tune_id is not None:
+        spec = get_base_model(services.tunes.get(tune_id, account_id=account_id)["base_model"])
+    else:
+        spec = get_base_model(bases[0] if bases else DEFAULT_BASE_MODEL_ID)
+    if not spec.engine_supported:
+        raise UnsupportedBaseModelError(
+            f"Base model {spec.id} is catalogued but the engine cannot run it yet.",
+            field="base_model",
+            hint="Use an SD 1.5 model (`lookalike models list`).",
+        )
+    fields = dict(options)
+    fields["negative_prompt"] = negative_prompt or ""
+    resolved = ResolvedPrompt(
+        account_id=account_id,
+        text=text,
+        parsed=parsed,
+        base_model=spec,
+        options=GenerationOptions.from_fields(fields),
+        identities=tuple(identities),
+    )
+    _require_models(services, resolved)
+    return resolved
+
+
+def _require_models(services, resolved: ResolvedPrompt) -> None:
+    """Say now, and all at once, which weights are missing (a file check, no loading)."""
+    from lookalike.catalog.files import locate
+    from lookalike.errors import ModelUnavailableError
+
+    spec = resolved.base_model
+    packs = []
+    if spec.source.kind != "builtin":
+        packs.append(spec.pack)
+        lora = spec.scheduler_lora(resolved.options.scheduler)
+        if lora is not None:
+            packs.append(lora.pack)
+    if resolved.identities and spec.adapter.encoder != services.analyzer.encoder.name:
+        from lookalike.faces.backends.insightface import BUFFALO_L
+
+        if spec.adapter.encoder == BUFFALO_L.id:
+            packs.append(BUFFALO_L)
+    missing = []
+    for pack in packs:
+        try:
+            locate(pack, services.settings.models_dir, check=False)
+        except ModelUnavailableError:
+            missing.append(pack.id)
+    if missing:
+        commands = " and ".join(f"`lookalike models pull {m}`" for m in missing)
+        raise ModelUnavailableError(
+            f"This prompt needs models that are not in {services.settings.models_dir}: {', '.join(missing)}.",
+            hint=f"Run {commands} on a machine with internet access.",
+            details={"missing": missing},
+        )
+
+
+def run_prompt(services, resolved: ResolvedPrompt):
+    """Generate the images; returns the engine's ``GeneratedImage`` list, scored."""
+    from lookalike.generation.request import GenerationRequest
+
+    encoder = services.face_encoder(resolved.base_model.adapter.encoder)
+    request = GenerationRequest(
+        prompt=resolved.parsed.text,
+        base_model=resolved.base_model,
+        options=resolved.options,
+        identities=tuple(
+            (services.tunes.identity(tune, encoder, account_id=resolved.account_id), weight)
+            for tune, weight in resolved.identities
+        ),
+        original_prompt=resolved.text,
+    )
+    result = services.generator.generate(request)
+    reference = _score_reference(services, resolved)
+    for image in result.images:
+        image.identity_score = identity_score(services, image.image, reference)
+    return result
+
+
+def warmup(services, base_model: str | int) -> None:
+    """Load what the first prompt would: the base model and the face analysis."""
+    services.generator.warmup(get_base_model(base_model))
+    services.analyzer.warmup()
+
+
+def identity_score(services, image, reference: np.ndarray | None) -> float | None:
+    """Cosine similarity of the largest face in ``image`` to ``reference``; None without either."""
+    if reference is None:
+        return None
+    analyzer = services.analyzer
+    pixels = np.asarray(image.convert("RGB"))
+    detections = analyzer.detect(pixels)
+    if not detections:
+        return None
+    face = analyzer.prepare(pixels, max(detections, key=lambda d: d.size))
+    analyzer.embed(pixels, [face])
+    return round(float(np.dot(face.embeddings[analyzer.encoder.name], reference)), 4)
+
+
+def _score_reference(services, resolved: ResolvedPrompt) -> np.ndarray | None:
+    """The offline identity of the most heavily weighted tune in the prompt."""
+    if not resolved.identities:
+        return None
+    tune, _ = max(resolved.identities, key=lambda pair: pair[1])
+    return services.tunes.identity(tune, services.analyzer.encoder, account_id=resolved.account_id)
+
+
+def _tune_number(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise UnknownTuneError(
+            f"Tune ids are numbers; {raw!r} is not one.", field="text", details={"tune_id": raw}
+        ) from None

@@ -1,0 +1,121 @@
+"""The prompt text syntax: ``<faceid:TUNE_ID:WEIGHT>`` tokens inside free text.
+
+Tokens are found, checked and removed; what is left is the text the text
+encoder sees. HTML-escaped brackets (``&lt;``/``&gt;``) are accepted because
+Astria clients post the text through HTML forms and some escape it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from lookalike.errors import (
+    FaceIdWeightError,
+    PromptTokenError,
+    TooManyIdentitiesError,
+    UnsupportedPromptTokenError,
+)
+
+DEFAULT_WEIGHT = 1.0
+MIN_WEIGHT = 0.0
+MAX_WEIGHT = 2.0
+MAX_TOKENS = 8
+
+_OPEN = r"(?:<|&lt;)"
+_CLOSE = r"(?:>|&gt;)"
+# Any tag-like thing "<name:..." so that a typo is reported, not sent to CLIP.
+_TAG = re.compile(_OPEN + r"\s*([A-Za-z_]+)\s*:([^<>]*?)" + _CLOSE, re.IGNORECASE)
+# An opener followed by "faceid" that never closes.
+_UNCLOSED = re.compile(_OPEN + r"\s*faceid\b[^<>]{0,60}", re.IGNORECASE)
+_TUNE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+_WEIGHT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+@dataclass(frozen=True)
+class FaceIdToken:
+    tune_id: str
+    weight: float
+    raw: str  # the token as written, for messages and metadata
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ParsedPrompt:
+    text: str  # what the text encoder sees
+    original: str
+    tokens: tuple[FaceIdToken, ...]
+
+    @property
+    def has_identity(self) -> bool:
+        return bool(self.tokens)
+
+
+def parse_prompt(text: str) -> ParsedPrompt:
+    """Find the identity tokens in ``text`` and return it without them."""
+    tokens: list[FaceIdToken] = []
+    pieces: list[str] = []
+    cursor = 0
+    for match in _TAG.finditer(text):
+        name = match.group(1).lower()
+        if name != "faceid":
+            raise UnsupportedPromptTokenError(
+                f"Unsupported token {match.group(0)!r} in the prompt text.",
+                field="text",
+                details={"token": match.group(0)},
+            )
+        tokens.append(_read_faceid(match.group(2), match.group(0), match.start(), match.end()))
+        pieces.append(text[cursor : match.start()])
+        cursor = match.end()
+    pieces.append(text[cursor:])
+    remainder = " ".join(pieces)
+    unclosed = _UNCLOSED.search(remainder)
+    if unclosed:
+        raise PromptTokenError(
+            f"Malformed identity token near {unclosed.group(0).strip()!r}: it is not closed with '>'.",
+            field="text",
+            details={"token": unclosed.group(0).strip()},
+        )
+    if len(tokens) > MAX_TOKENS:
+        raise TooManyIdentitiesError(
+            f"The prompt has {len(tokens)} <faceid> tokens; at most {MAX_TOKENS} are allowed.",
+            field="text",
+        )
+    return ParsedPrompt(text=_tidy(remainder), original=text, tokens=tuple(tokens))
+
+
+def _read_faceid(body: str, raw: str, start: int, end: int) -> FaceIdToken:
+    parts = [part.strip() for part in body.split(":")]
+    if len(parts) not in (1, 2) or not _TUNE_ID.fullmatch(parts[0]):
+        raise PromptTokenError(
+            f"Malformed identity token {raw!r}: expected <faceid:TUNE_ID> or <faceid:TUNE_ID:WEIGHT>.",
+            field="text",
+            details={"token": raw},
+        )
+    weight = DEFAULT_WEIGHT
+    if len(parts) == 2:
+        if not _WEIGHT.fullmatch(parts[1]):
+            raise PromptTokenError(
+                f"Malformed identity token {raw!r}: weight {parts[1]!r} is not a number.",
+                field="text",
+                details={"token": raw},
+            )
+        weight = float(parts[1])
+    if not (math.isfinite(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT):
+        raise FaceIdWeightError(
+            f"Identity weight {parts[1]} in {raw!r} is out of range; use {MIN_WEIGHT:g} to {MAX_WEIGHT:g}.",
+            field="text",
+            details={"token": raw, "weight": weight, "min": MIN_WEIGHT, "max": MAX_WEIGHT},
+        )
+    return FaceIdToken(tune_id=parts[0], weight=weight, raw=raw, start=start, end=end)
+
+
+def _tidy(text: str) -> str:
+    # Removing a token leaves doubled spaces and " ," behind; CLIP would see
+    # them as extra tokens.
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"[ \t]+([,.;:!?])", r"\1", text)
+    text = re.sub(r"^[ \t,]+", "", text)
+    return text.strip()
