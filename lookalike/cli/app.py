@@ -10,8 +10,10 @@ import typer
 
 from lookalike.cli.demo_cmd import demo
 from lookalike.cli.faces_cmd import faces_app
+from lookalike.cli.keys_cmd import keys_app
 from lookalike.cli.models_cmd import models_app
 from lookalike.cli.prompts_cmd import prompts_app
+from lookalike.cli.serve_cmd import serve
 from lookalike.cli.tunes_cmd import tunes_app
 
 app = typer.Typer(
@@ -26,6 +28,8 @@ app.add_typer(tunes_app, name="tunes")
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
 app.command("demo")(demo)
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
 
 
 def main() -> None:

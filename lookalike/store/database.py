@@ -13,7 +13,12 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    if url.startswith("sqlite"):
+        # The HTTP service writes from many threads; wait for the write lock
+        # rather than fail a request after sqlite3's default 5 s.
+        engine = create_engine(url, connect_args={"timeout": 30})
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -24,6 +29,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Cascading deletes need foreign keys on; WAL lets readers work during a write.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL still survives a crash of the process (a restart
+    # loses nothing); only a power cut may drop the last commits. FULL costs
+    # an fsync per commit, several per prompt.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

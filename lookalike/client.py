@@ -1,0 +1,240 @@
+"""Python client for a lookalike server (httpx).
+
+    client = Client("http://127.0.0.1:8000", api_key)
+    tune = client.create_tune("Ada", "woman", ["1.jpg", "2.jpg"])
+    prompt = client.create_prompt(999, f"a portrait of ohwx woman <faceid:{tune['id']}:1.0>")
+    client.download(client.wait(prompt), "out/")
+
+Errors come back as the same typed errors the library raises
+(``lookalike.errors``), rebuilt from the ``{"error": {...}}`` body, with the
+HTTP status on ``.status``. Creations are safe to retry: tunes are keyed by
+title and every ``create_prompt`` sends its own Idempotency-Key, so 429 and
+503 answers and dropped connections are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lookalike import errors as _errors
+from lookalike.errors import GenerationFailedError, LookalikeError, ServerUnreachableError
+
+PhotoLike = str | Path | bytes | tuple[str, bytes]
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+DONE_STATUSES = frozenset({"succeeded", "failed"})
+
+
+def _error_classes() -> dict[str, type[LookalikeError]]:
+    found: dict[str, type[LookalikeError]] = {}
+    pending = [LookalikeError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def error_from_body(status: int, body: Any) -> LookalikeError:
+    """The typed error for an error answer; unknown codes keep their code on a plain LookalikeError."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        exc = LookalikeError(f"HTTP {status} with no error body.")
+        exc.status = status
+        return exc
+    code = str(error.get("code", "error"))
+    cls = _error_classes().get(code, LookalikeError)
+    kwargs = dict(
+        hint=error.get("hint") or "",
+        field=error.get("field"),
+        image_index=error.get("image_index"),
+        details=error.get("details") or {},
+    )
+    message = str(error.get("message", ""))
+    if cls is _errors.RateLimitedError:
+        exc = cls(message, retry_after=float((error.get("details") or {}).get("retry_after", 1.0)), **kwargs)
+    else:
+        try:
+            exc = cls(message, **kwargs)
+        except TypeError:
+            exc = LookalikeError(message, **kwargs)
+    exc.code = code  # instance attribute: exact even when the class is a base
+    exc.status = status
+    return exc
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 120.0,
+        max_retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lookalike-client/0.1"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport -----------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt >= self.max_retries:
+                    raise ServerUnreachableError(f"Cannot reach {self.base_url}: {exc}.") from exc
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                time.sleep(_retry_after(response, attempt))
+                continue
+            if response.status_code >= 400:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                raise error_from_body(response.status_code, body)
+            return response
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    # -- tunes -----------------------------------------------------------------
+
+    def create_tune(
+        self,
+        title: str,
+        name: str,
+        photos: Iterable[PhotoLike],
+        base_tune_id: int | str | None = None,
+        *,
+        callback: str | None = None,
+    ) -> dict:
+        data = {"tune[title]": title, "tune[name]": name, "tune[model_type]": "faceid"}
+        if base_tune_id is not None:
+            data["tune[base_tune_id]"] = str(base_tune_id)
+        if callback:
+            data["tune[callback]"] = callback
+        files = [("tune[images][]", _photo_part(i, p)) for i, p in enumerate(photos)]
+        return self._json("POST", "/tunes", data=data, files=files)
+
+    def list_tunes(self, *, limit: int = 20, offset: int = 0, before_id: int | None = None) -> list[dict]:
+        return self._json("GET", "/tunes", params=_page(limit, offset, before_id))
+
+    def get_tune(self, tune_id: int) -> dict:
+        return self._json("GET", f"/tunes/{int(tune_id)}")
+
+    def delete_tune(self, tune_id: int) -> None:
+        self._request("DELETE", f"/tunes/{int(tune_id)}")
+
+    def gallery(self) -> list[dict]:
+        return self._json("GET", "/gallery/tunes")
+
+    # -- prompts ---------------------------------------------------------------
+
+    def create_prompt(self, tune_id: int, text: str, *, idempotency_key: str | None = None, **options: Any) -> dict:
+        """Queue a prompt; ``options`` are Astria's prompt fields (negative_prompt, num_images, seed, ...)."""
+        body = {"prompt": {"text": text, **{k: v for k, v in options.items() if v is not None}}}
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        return self._json("POST", f"/tunes/{int(tune_id)}/prompts", json=body, headers=headers)
+
+    def get_prompt(self, prompt: Mapping | int) -> dict:
+        return self._json("GET", f"/prompts/{_id(prompt)}")
+
+    def list_prompts(
+        self, tune_id: int | None = None, *, limit: int = 20, offset: int = 0, before_id: int | None = None
+    ) -> list[dict]:
+        path = "/prompts" if tune_id is None else f"/tunes/{int(tune_id)}/prompts"
+        return self._json("GET", path, params=_page(limit, offset, before_id))
+
+    def delete_prompt(self, prompt: Mapping | int) -> None:
+        self._request("DELETE", f"/prompts/{_id(prompt)}")
+
+    def wait(self, prompt: Mapping | int, timeout: float = 300.0, *, interval: float = 0.25, raise_on_failure: bool = True) -> dict:
+        """Poll until the prompt succeeded or failed; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = interval
+        while True:
+            current = self.get_prompt(prompt)
+            if current["status"] in DONE_STATUSES:
+                if current["status"] == "failed" and raise_on_failure:
+                    reason = current.get("error") or {}
+                    raise GenerationFailedError(
+                        f"Prompt {current['id']} failed: {reason.get('message', 'no reason given')}",
+                        details={"prompt_id": current["id"], "error": reason},
+                    )
+                return current
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"Prompt {current['id']} still {current['status']} after {timeout:g} s.")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def download(self, prompt: Mapping | int, out_dir: str | Path) -> list[Path]:
+        """Save the prompt's images as ``prompt-ID-N.png`` under ``out_dir``."""
+        current = prompt if isinstance(prompt, Mapping) and prompt.get("images") else self.get_prompt(prompt)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for n, url in enumerate(current.get("images", [])):
+            path = out / f"prompt-{current['id']}-{n}.png"
+            path.write_bytes(self._request("GET", _path_of(url)).content)
+            paths.append(path)
+        return paths
+
+
+def _photo_part(index: int, photo: PhotoLike) -> tuple[str, bytes]:
+    if isinstance(photo, tuple):
+        return photo[0], photo[1]
+    if isinstance(photo, bytes):
+        return f"photo-{index}.jpg", photo
+    path = Path(photo)
+    return path.name, path.read_bytes()
+
+
+def _page(limit: int, offset: int, before_id: int | None) -> dict:
+    params = {"limit": limit, "offset": offset}
+    if before_id is not None:
+        params["before_id"] = before_id
+    return params
+
+
+def _id(prompt: Mapping | int) -> int:
+    return int(prompt["id"]) if isinstance(prompt, Mapping) else int(prompt)
+
+
+def _path_of(url: str) -> str:
+    # Image URLs are absolute (built from the Host the server saw); fetch them
+    # through our own base URL so a proxy or port mapping in between is fine.
+    parsed = httpx.URL(url)
+    return parsed.raw_path.decode("ascii") if parsed.is_absolute_url else url
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    header = response.headers.get("Retry-After")
+    try:
+        return min(60.0, max(0.0, float(header))) if header else min(8.0, 0.5 * 2**attempt)
+    except ValueError:
+        return min(8.0, 0.5 * 2**attempt)

@@ -1,0 +1,1 @@
+"""Prompt jobs: the queue (a table), the in-process worker, and callbacks."""

@@ -1,0 +1,117 @@
+"""The worker's narrow view of generation: check a prompt, run it, warm up.
+
+``lookalike.generation.runner`` does the work; this adapter is the one place
+that knows its names, and it imports it only when first used so that the API
+process starts without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lookalike.errors import ModelUnavailableError, NotFoundError, UnknownTuneError
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """A prompt as stored: everything needed to check and run it again after a restart."""
+
+    account_id: int
+    tune_id: int | None  # a FaceID tune of the account, when posted to one
+    base_model: str | int | None  # a base model, when posted to a gallery id
+    text: str
+    negative_prompt: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    png: bytes
+    seed: int
+    width: int
+    height: int
+    identity_score: float | None = None
+
+
+class PromptEngine(Protocol):
+    def check(self, spec: PromptSpec) -> Any: ...
+
+    def run(self, resolved: Any) -> list[OutputImage]: ...
+
+    def warmup(self, base_models: list[str]) -> None: ...
+
+
+def load_engine(reference: str, services) -> PromptEngine:
+    """The engine named ``"package.module:factory"``, built with the services."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute or "Engine")
+    except (ImportError, AttributeError) as exc:
+        raise ModelUnavailableError(
+            f"The prompt engine {reference!r} cannot be loaded ({exc}).",
+            hint="Set LOOKALIKE_PROMPT_ENGINE to module:factory, or leave it empty for the built-in engine.",
+        ) from exc
+    return factory(services)
+
+
+class RunnerEngine:
+    """PromptEngine on top of ``lookalike.generation.runner``."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+    def _runner(self):
+        try:
+            from lookalike.generation import runner
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"The generation engine cannot be loaded ({exc}).",
+                hint="Install lookalike with its generation extras (torch, diffusers).",
+            ) from exc
+        return runner
+
+    def check(self, spec: PromptSpec) -> Any:
+        runner = self._runner()
+        try:
+            return runner.check_prompt(
+                self.services,
+                account_id=spec.account_id,
+                tune_id=spec.tune_id,
+                text=spec.text,
+                negative_prompt=spec.negative_prompt,
+                options=dict(spec.options),
+                base_model=spec.base_model,
+            )
+        except NotFoundError as exc:
+            # The URL's tune was checked before; a missing tune here is one
+            # named in the text, which makes the body wrong (422), not the URL.
+            raise UnknownTuneError(exc.message, field="text", details=exc.details) from exc
+
+    def run(self, resolved: Any) -> list[OutputImage]:
+        result = self._runner().run_prompt(self.services, resolved)
+        # run_prompt answers a GenerationResult; its images carry seeds and scores.
+        return [_output(image) for image in getattr(result, "images", result)]
+
+    def warmup(self, base_models: list[str]) -> None:
+        runner = self._runner()
+        for model in base_models:
+            runner.warmup(self.services, model)
+
+
+def _output(image: Any) -> OutputImage:
+    png = image.png if hasattr(image, "png") else image.png_bytes()
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as decoded:  # reads the header only
+        width, height = decoded.size
+    score = getattr(image, "identity_score", None)
+    return OutputImage(
+        png=png,
+        seed=int(image.seed),
+        width=width,
+        height=height,
+        identity_score=None if score is None else float(score),
+    )

@@ -1,0 +1,142 @@
+"""Prompt rows and their images, per account: the only writer of prompt rows outside the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from lookalike.errors import PromptNotFoundError
+from lookalike.store.blobs import LocalBlobStore
+from lookalike.store.tables import PromptImageRow, PromptRow, utcnow
+
+QUEUED, PROCESSING, SUCCEEDED, FAILED = "queued", "processing", "succeeded", "failed"
+STATUSES = (QUEUED, PROCESSING, SUCCEEDED, FAILED)
+
+
+@dataclass(frozen=True)
+class NewPrompt:
+    account_id: int
+    tune_id: int
+    base_model_id: str | None
+    text: str
+    negative_prompt: str
+    options: dict[str, Any]
+    callback: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+def blob_prefix(prompt_id: int) -> str:
+    return f"prompts/{prompt_id}"
+
+
+@dataclass
+class PromptStore:
+    sessions: sessionmaker[Session]
+    blobs: LocalBlobStore
+
+    def create(self, new: NewPrompt) -> tuple[PromptRow, bool]:
+        """Persist a queued prompt; returns (row, created). A reused Idempotency-Key returns the first row."""
+        now = utcnow()
+        row = PromptRow(
+            account_id=new.account_id,
+            tune_id=new.tune_id,
+            base_model_id=new.base_model_id,
+            text=new.text,
+            negative_prompt=new.negative_prompt,
+            options=new.options,
+            status=QUEUED,
+            callback=new.callback,
+            idempotency_key=new.idempotency_key,
+            request_hash=new.request_hash,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.sessions() as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                # Two requests with one Idempotency-Key raced; the first one won.
+                session.rollback()
+                existing = self.find_by_idempotency_key(new.account_id, new.idempotency_key or "")
+                if existing is None:
+                    raise
+                return existing, False
+            row.images = []
+            return row, True
+
+    def find_by_idempotency_key(self, account_id: int, key: str) -> PromptRow | None:
+        with self.sessions() as session:
+            return session.scalar(
+                _with_images(select(PromptRow)).where(
+                    PromptRow.account_id == account_id, PromptRow.idempotency_key == key
+                )
+            )
+
+    def get(self, prompt_id: int, *, account_id: int, tune_id: int | None = None) -> PromptRow:
+        with self.sessions() as session:
+            row = session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)])
+            # Another account's prompt reads exactly like a missing one.
+            if row is None or row.account_id != account_id or (tune_id is not None and row.tune_id != tune_id):
+                raise PromptNotFoundError(f"There is no prompt {prompt_id}.", details={"prompt_id": prompt_id})
+            return row
+
+    def list(
+        self,
+        *,
+        account_id: int,
+        tune_id: int | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        before_id: int | None = None,
+    ) -> list[PromptRow]:
+        query = _with_images(select(PromptRow)).where(PromptRow.account_id == account_id)
+        if tune_id is not None:
+            query = query.where(PromptRow.tune_id == tune_id)
+        if before_id is not None:
+            query = query.where(PromptRow.id < before_id)
+        query = query.order_by(PromptRow.id.desc()).limit(limit).offset(offset)
+        with self.sessions() as session:
+            return list(session.scalars(query))
+
+    def delete(self, prompt_id: int, *, account_id: int) -> None:
+        with self.sessions() as session:
+            row = session.get(PromptRow, prompt_id)
+            if row is None or row.account_id != account_id:
+                raise PromptNotFoundError(f"There is no prompt {prompt_id}.", details={"prompt_id": prompt_id})
+            session.delete(row)
+            session.commit()
+        # Rows first: a crash between the two leaves orphan files, never rows
+        # pointing at missing files. A prompt deleted while it runs is
+        # cleaned up by the queue when the run ends.
+        self.blobs.delete_prefix(blob_prefix(prompt_id))
+
+    def image(self, prompt_id: int, position: int, *, account_id: int) -> bytes:
+        row = self.get(prompt_id, account_id=account_id)
+        for image in row.images:
+            if image.position == position:
+                return self.blobs.get(image.blob_key)
+        raise PromptNotFoundError(
+            f"Prompt {prompt_id} has no image {position}.", details={"prompt_id": prompt_id, "image": position}
+        )
+
+
+def _with_images(query):
+    return query.options(selectinload(PromptRow.images))
+
+
+def image_row(prompt_id: int, position: int, *, seed: int, width: int, height: int, score: float | None) -> PromptImageRow:
+    return PromptImageRow(
+        position=position,
+        blob_key=f"{blob_prefix(prompt_id)}/{position}.png",
+        seed=seed,
+        width=width,
+        height=height,
+        identity_score=score,
+    )

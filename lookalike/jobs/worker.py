@@ -1,0 +1,126 @@
+"""The in-process worker: one thread that warms the models, then runs prompts oldest first.
+
+One thread because one accelerator runs one pipeline at a time; more
+throughput comes from more worker processes (later: Celery), not threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lookalike.errors import LookalikeError
+from lookalike.jobs.engine import PromptEngine
+from lookalike.jobs.queue import JobQueue, spec_of
+from lookalike.store.tables import PromptRow
+
+log = logging.getLogger(__name__)
+
+STARTING, WARMING, READY, WARMUP_FAILED, STOPPED = "starting", "warming", "ready", "warmup_failed", "stopped"
+
+
+@dataclass
+class WorkerState:
+    phase: str = STARTING
+    warmup_error: dict | None = None
+    warmup_seconds: float | None = None
+    current_prompt: int | None = None
+    processed: int = 0
+    requeued_at_start: int = 0
+
+
+@dataclass
+class Worker:
+    queue: JobQueue
+    engine: PromptEngine
+    # Called with each finished prompt (succeeded or failed): sends its callback.
+    on_done: Callable[[PromptRow], None]
+    warmup: Callable[[], None]
+    poll_s: float = 2.0
+    state: WorkerState = field(default_factory=WorkerState)
+
+    def __post_init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state.phase == READY
+
+    def start(self) -> None:
+        # A daemon thread: a generation cannot be interrupted, so a stopping
+        # server does not wait for it; its prompt is requeued at the next start.
+        self._thread = threading.Thread(target=self._main, name="lookalike-worker", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.state.phase = STOPPED
+
+    def _main(self) -> None:
+        self.state.requeued_at_start = self.queue.requeue_interrupted()
+        if self.state.requeued_at_start:
+            log.info("requeued %d prompt(s) interrupted by the last stop", self.state.requeued_at_start)
+        self._warm()
+        while not self._stop.is_set():
+            try:
+                row = self.queue.claim_next()
+                if row is None:
+                    self._wake.wait(self.poll_s)
+                    self._wake.clear()
+                    continue
+                self._process(row)
+            except Exception:
+                # The database or the disk failed under us (locked, full):
+                # the thread must outlive it, so back off and try again.
+                log.exception("worker loop error; retrying in %.1fs", self.poll_s)
+                self._stop.wait(self.poll_s)
+
+    def _warm(self) -> None:
+        self.state.phase = WARMING
+        started = time.perf_counter()
+        try:
+            self.warmup()
+        except LookalikeError as exc:
+            self.state.warmup_error = exc.to_dict()
+            self.state.phase = WARMUP_FAILED
+            log.error("warm-up failed: %s", exc.message)
+            return
+        except Exception as exc:
+            # A broken model must not take the API down; /readyz reports it.
+            self.state.warmup_error = {"code": "warmup_failed", "message": f"{type(exc).__name__}: {exc}"}
+            self.state.phase = WARMUP_FAILED
+            log.exception("warm-up failed")
+            return
+        finally:
+            self.state.warmup_seconds = round(time.perf_counter() - started, 3)
+        self.state.phase = READY
+
+    def _process(self, row: PromptRow) -> None:
+        self.state.current_prompt = row.id
+        try:
+            images = self.engine.run(self.engine.check(spec_of(row)))
+        except LookalikeError as exc:
+            done = self.queue.fail(row.id, exc.to_dict())
+        except Exception as exc:
+            # Any engine crash fails this prompt with its reason and the
+            # worker goes on with the next one.
+            log.exception("prompt %s failed", row.id)
+            done = self.queue.fail(row.id, {"code": "generation_failed", "message": f"{type(exc).__name__}: {exc}"})
+        else:
+            done = self.queue.complete(row.id, images)
+        finally:
+            self.state.current_prompt = None
+        self.state.processed += 1
+        if done is not None:
+            self.on_done(done)

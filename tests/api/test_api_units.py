@@ -1,0 +1,59 @@
+"""Small parts of the API layer: bracket fields and token buckets."""
+
+from __future__ import annotations
+
+import pytest
+
+from lookalike.api.forms import BodyFormatError, nest
+from lookalike.api.ratelimit import TokenBuckets
+
+
+def test_bracket_fields_nest_like_rails():
+    body = nest(
+        [
+            ("tune[title]", "Ada"),
+            ("tune[images][1]", "second"),
+            ("tune[images][0]", "first"),
+            ("tune[images][]", "third"),
+            ("plain", "x"),
+        ]
+    )
+    assert body == {"tune": {"title": "Ada", "images": ["first", "second", "third"]}, "plain": "x"}
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("tune", "a"), ("tune[title]", "b")],
+        [("tune[title]", "b"), ("tune", "a")],
+        [("a[b][]", "1"), ("a[b][c]", "2")],
+        [("a[b][0][c]", "1")],
+        [("a]b[", "1")],
+    ],
+)
+def test_contradictory_or_odd_fields_are_refused(pairs):
+    with pytest.raises(BodyFormatError):
+        nest(pairs)
+
+
+def test_token_bucket_bursts_then_refills():
+    now = [0.0]
+    buckets = TokenBuckets(per_minute=60, burst=2, clock=lambda: now[0])
+    assert buckets.take(1) is None and buckets.take(1) is None
+    wait = buckets.take(1)
+    assert wait == pytest.approx(1.0)
+    assert buckets.take(2) is None  # another key has its own bucket
+    now[0] += 1.0
+    assert buckets.take(1) is None
+
+
+def test_the_api_import_path_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import lookalike.api.app, lookalike.generation.runner; "
+        "heavy = [m for m in ('torch', 'diffusers', 'onnxruntime', 'dlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
