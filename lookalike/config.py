@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,6 +90,38 @@ class Settings(BaseSettings):
     # A face the detector scores below this is not treated as a realistic
     # face (cartoon and painted styles): the swap is skipped with a reason.
     face_swap_min_score: float = Field(default=0.9, ge=0, le=1)
+
+    # Scale-out (docs/DEPLOY.md). "inprocess": the worker thread of
+    # `lookalike serve` runs prompts; "celery": the API only queues and
+    # `lookalike worker` processes run them, fed through the broker.
+    queue: Literal["inprocess", "celery"] = "inprocess"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "lookalike"
+    # A worker holds a lease on the prompt it runs and renews it every third
+    # of this; a lease that lapses (worker killed) lets another worker take it.
+    job_lease_s: float = Field(default=60.0, gt=0)
+    # How often an API server re-publishes what the broker did not take
+    # (broker down at POST) or lost (broker restarted without persistence).
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    # A queued prompt published longer ago than this and still not started is
+    # published again (a broker restart without persistence drops its queue).
+    # Repeats are harmless: the claim lets one delivery run it.
+    republish_after_s: float = Field(default=900.0, gt=0)
+    # Redis re-delivers a message not acknowledged within this; longer than the
+    # longest job, or it is delivered twice (still run once, thanks to the lease).
+    broker_visibility_timeout_s: float = Field(default=3600.0, gt=0)
+
+    # Blob storage: "local" (files under data_dir/blobs) or "s3" (any
+    # S3-compatible store, shared by API servers and workers).
+    blob_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    # Empty: AWS itself. Set for MinIO, Ceph, R2, a moto server...
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    # Empty: boto3's own chain (environment, ~/.aws, instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> "Settings":

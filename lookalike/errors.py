@@ -245,3 +245,17 @@ class GenerationFailedError(LookalikeError):
     """A prompt ended ``failed`` when the client waited for it; the server's reason is in details."""
 
     code = "generation_failed"
+
+
+class BlobStoreError(LookalikeError):
+    """The blob store (local directory or S3-compatible bucket) could not be read or written."""
+
+    code = "blob_store_unavailable"
+    default_hint = "Check LOOKALIKE_BLOB_BACKEND and, for s3, the bucket, endpoint and credentials (docs/DEPLOY.md)."
+
+
+class BrokerUnavailableError(LookalikeError):
+    """The Celery broker (Redis) did not take a message; the prompt stays queued and is published again."""
+
+    code = "broker_unavailable"
+    default_hint = "Check LOOKALIKE_BROKER_URL and that Redis is running; queued prompts go out when it is back."

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lookalike.config import Settings
 from lookalike.faces.analyzer import FaceAnalyzer
 from lookalike.faces.backends.base import FaceEncoder
-from lookalike.store.blobs import LocalBlobStore
+from lookalike.store.blobs import BlobStore, open_blob_store
 from lookalike.store.database import make_engine, migrate, session_factory
 from lookalike.tunes.photo_check import PhotoLimits
 from lookalike.tunes.service import TuneService
@@ -26,7 +26,7 @@ class Services:
     settings: Settings
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
-    blobs: LocalBlobStore = field(init=False)
+    blobs: BlobStore = field(init=False)
     _encoders: dict[str, FaceEncoder] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -34,7 +34,7 @@ class Services:
         self.engine = make_engine(self.settings.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)
-        self.blobs = LocalBlobStore(self.settings.blob_dir)
+        self.blobs = open_blob_store(self.settings)
 
     @cached_property
     def analyzer(self) -> FaceAnalyzer:

@@ -15,6 +15,7 @@ from lookalike.config import Settings
 from lookalike.jobs.callbacks import CallbackDispatcher, DeliveryPolicy
 from lookalike.jobs.engine import PromptEngine, RunnerEngine, load_engine
 from lookalike.jobs.prompts import PromptStore
+from lookalike.jobs.publisher import Publisher
 from lookalike.jobs.queue import JobQueue
 from lookalike.jobs.views import prompt_to_dict
 from lookalike.jobs.worker import Worker
@@ -35,7 +36,7 @@ class ApiContext:
     engine: PromptEngine
     callbacks: CallbackDispatcher
     limiter: TokenBuckets
-    worker: Worker | None = None
+    worker: Worker | Publisher | None = None
     _tunes_lock: threading.Lock = field(default_factory=threading.Lock)
     tune_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(os.cpu_count() or 1))
     # One lock per (account, title): two identical POST /tunes at once make one tune.
@@ -109,7 +110,12 @@ def build_context(settings: Settings, *, engine: PromptEngine | None = None) -> 
         limiter=TokenBuckets(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst),
         tune_slots=threading.BoundedSemaphore(settings.max_concurrent_tunes or os.cpu_count() or 1),
     )
-    if settings.worker_enabled:
+    if settings.queue == "celery":
+        # Stateless API: prompts run on `lookalike worker` processes.
+        from lookalike.jobs.publisher import celery_publisher
+
+        ctx.worker = celery_publisher(settings, ctx.queue, warmup=ctx.warm)
+    elif settings.worker_enabled:
         ctx.worker = Worker(
             queue=ctx.queue,
             engine=ctx.engine,

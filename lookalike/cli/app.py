@@ -15,6 +15,7 @@ from lookalike.cli.models_cmd import models_app
 from lookalike.cli.prompts_cmd import prompts_app
 from lookalike.cli.serve_cmd import serve
 from lookalike.cli.tunes_cmd import tunes_app
+from lookalike.cli.worker_cmd import worker
 
 app = typer.Typer(
     name="lookalike",
@@ -30,6 +31,7 @@ app.add_typer(prompts_app, name="prompts")
 app.command("demo")(demo)
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lookalike.errors import PromptNotFoundError
-from lookalike.store.blobs import LocalBlobStore
+from lookalike.store.blobs import BlobStore
 from lookalike.store.tables import PromptImageRow, PromptRow, utcnow
 
 QUEUED, PROCESSING, SUCCEEDED, FAILED = "queued", "processing", "succeeded", "failed"
@@ -37,7 +37,7 @@ def blob_prefix(prompt_id: int) -> str:
 @dataclass
 class PromptStore:
     sessions: sessionmaker[Session]
-    blobs: LocalBlobStore
+    blobs: BlobStore
 
     def create(self, new: NewPrompt) -> tuple[PromptRow, bool]:
         """Persist a queued prompt; returns (row, created). A reused Idempotency-Key returns the first row."""

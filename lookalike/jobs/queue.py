@@ -1,21 +1,34 @@
-"""The job queue is the prompts table: claim the oldest queued row, finish it, requeue after a crash.
+"""The job queue is the prompts table: claim a row, finish it once, requeue after a crash.
 
 Claiming is a conditional UPDATE (queued -> processing), so two workers on
-one database never take the same prompt.
+one database never take the same prompt. Workers in other processes (Celery)
+also hold a lease on their prompt: a worker that dies stops renewing it, and
+once it lapses the prompt may be claimed again by the next delivery.
+
+Finishing is first-wins: ``complete`` and ``fail`` change the row only while
+it is still ``processing``, in the same transaction that adds its images.
+Images of each attempt go under their own keys, so a slower duplicate run
+(a lease taken over from a worker that was only slow) never overwrites the
+winner's files, and its own are deleted. The visible result is therefore
+exactly one run's, whatever the broker delivered twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lookalike.jobs.engine import OutputImage, PromptSpec
 from lookalike.jobs.prompts import FAILED, PROCESSING, QUEUED, SUCCEEDED, blob_prefix, image_row
-from lookalike.store.blobs import LocalBlobStore
+from lookalike.store.blobs import BlobStore
 from lookalike.store.tables import PromptRow, utcnow
+
+# What a claim by id found: the worker runs it, or there is nothing to do.
+CLAIMED, FINISHED, GONE, BUSY = "claimed", "finished", "gone", "busy"
 
 
 def spec_of(row: PromptRow) -> PromptSpec:
@@ -31,10 +44,23 @@ def spec_of(row: PromptRow) -> PromptSpec:
     )
 
 
+def attempt_prefix(prompt_id: int, attempt: int) -> str:
+    return f"{blob_prefix(prompt_id)}/a{attempt}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: str  # CLAIMED, FINISHED, GONE or BUSY
+    row: PromptRow | None = None
+    attempt: int = 0
+
+
 @dataclass
 class JobQueue:
     sessions: sessionmaker[Session]
-    blobs: LocalBlobStore
+    blobs: BlobStore
+
+    # -- the in-process worker ----------------------------------------------------
 
     def claim_next(self) -> PromptRow | None:
         with self.sessions() as session:
@@ -56,7 +82,7 @@ class JobQueue:
                     return session.get(PromptRow, prompt_id, populate_existing=True)
 
     def requeue_interrupted(self) -> int:
-        """Prompts left 'processing' by a process that died go back in line (at start-up only)."""
+        """Prompts left 'processing' by a process that died go back in line (in-process mode, at start only)."""
         with self.sessions() as session:
             result = session.execute(
                 update(PromptRow)
@@ -71,32 +97,152 @@ class JobQueue:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(PromptRow.status == QUEUED)) or 0)
 
-    def complete(self, prompt_id: int, images: list[OutputImage]) -> PromptRow | None:
-        """Store the images and mark the prompt succeeded; None if it was deleted meanwhile."""
+    # -- workers in other processes (Celery): claim by id with a lease ------------
+
+    def claim(self, prompt_id: int, *, worker: str, lease_s: float) -> Claim:
+        """Take the prompt if it is queued, or if the worker that had it let its lease lapse."""
+        now = utcnow()
+        with self.sessions() as session:
+            taken = session.execute(
+                update(PromptRow)
+                .where(
+                    PromptRow.id == prompt_id,
+                    or_(
+                        PromptRow.status == QUEUED,
+                        and_(PromptRow.status == PROCESSING, PromptRow.lease_until < now),
+                    ),
+                )
+                .values(
+                    status=PROCESSING,
+                    started_at=now,
+                    updated_at=now,
+                    attempts=PromptRow.attempts + 1,
+                    lease_until=now + timedelta(seconds=lease_s),
+                    claimed_by=worker[:255],
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            row = session.get(PromptRow, prompt_id, populate_existing=True)
+            if row is None:
+                return Claim(GONE)
+            if taken.rowcount == 1:
+                return Claim(CLAIMED, row, row.attempts)
+            return Claim(FINISHED if row.status in (SUCCEEDED, FAILED) else BUSY, row, row.attempts)
+
+    def renew(self, prompt_id: int, *, attempt: int, lease_s: float) -> bool:
+        """Extend this attempt's lease; False when another attempt took the prompt or it finished."""
+        now = utcnow()
+        with self.sessions() as session:
+            result = session.execute(
+                update(PromptRow)
+                .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING, PromptRow.attempts == attempt)
+                .values(lease_until=now + timedelta(seconds=lease_s))
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return result.rowcount == 1
+
+    def due_for_publishing(self, *, republish_after_s: float, limit: int = 500) -> list[int]:
+        """Ids to hand to the broker now, each marked published so other API servers skip it.
+
+        Due: queued and never published (the broker was down at POST);
+        queued and published long ago (the broker may have lost it); and
+        processing under a lapsed lease not published since (its worker died).
+        """
+        now = utcnow()
+        due = or_(
+            and_(
+                PromptRow.status == QUEUED,
+                or_(PromptRow.published_at.is_(None), PromptRow.published_at < now - timedelta(seconds=republish_after_s)),
+            ),
+            and_(
+                PromptRow.status == PROCESSING,
+                PromptRow.lease_until < now,
+                or_(PromptRow.published_at.is_(None), PromptRow.published_at < PromptRow.lease_until),
+            ),
+        )
+        taken: list[int] = []
+        with self.sessions() as session:
+            ids = list(session.scalars(select(PromptRow.id).where(due).order_by(PromptRow.id).limit(limit)))
+            for prompt_id in ids:
+                # Conditional, so two API servers sweeping at once publish it once.
+                result = session.execute(
+                    update(PromptRow)
+                    .where(PromptRow.id == prompt_id, due)
+                    .values(published_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+                if result.rowcount == 1:
+                    taken.append(prompt_id)
+        return taken
+
+    def mark_published(self, prompt_id: int, when: datetime | None) -> None:
+        """Record a hand-over to the broker (None: it failed, publish again at the next sweep)."""
+        with self.sessions() as session:
+            session.execute(
+                update(PromptRow)
+                .where(PromptRow.id == prompt_id)
+                .values(published_at=when)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+    # -- finishing (both modes) -----------------------------------------------------
+
+    def complete(self, prompt_id: int, images: list[OutputImage], *, attempt: int | None = None) -> PromptRow | None:
+        """Store the images and mark the prompt succeeded.
+
+        None when the prompt was deleted meanwhile or another attempt finished
+        it first; this attempt's files are then removed.
+        """
+        if attempt is None:
+            attempt = self._attempts(prompt_id)
+        prefix = attempt_prefix(prompt_id, attempt)
         rows = []
         for position, image in enumerate(images):
             row = image_row(
                 prompt_id, position, seed=image.seed, width=image.width, height=image.height, score=image.identity_score
             )
+            row.blob_key = f"{prefix}/{position}.png"
             self.blobs.put(row.blob_key, image.png)
             rows.append(row)
         with self.sessions() as session:
-            prompt = session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)])
-            if prompt is None:
-                self.blobs.delete_prefix(blob_prefix(prompt_id))
-                return None
             now = utcnow()
-            prompt.images = rows
-            prompt.status, prompt.error, prompt.trained_at, prompt.updated_at = SUCCEEDED, None, now, now
+            won = session.execute(
+                update(PromptRow)
+                .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
+                .values(status=SUCCEEDED, error=None, trained_at=now, updated_at=now, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            if won.rowcount != 1:
+                session.rollback()
+                exists = session.get(PromptRow, prompt_id) is not None
+                # Deleted while it ran: all its files go; finished by another attempt: only ours.
+                self.blobs.delete_prefix(prefix if exists else blob_prefix(prompt_id))
+                return None
+            for row in rows:
+                row.prompt_id = prompt_id
+                session.add(row)
             session.commit()
-            return prompt
+            return session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)], populate_existing=True)
 
     def fail(self, prompt_id: int, error: dict[str, Any]) -> PromptRow | None:
+        """Mark the prompt failed, unless it was deleted or another attempt finished it first."""
         with self.sessions() as session:
-            prompt = session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)])
-            if prompt is None:
-                return None
             now = utcnow()
-            prompt.status, prompt.error, prompt.trained_at, prompt.updated_at = FAILED, error, now, now
+            result = session.execute(
+                update(PromptRow)
+                .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
+                .values(status=FAILED, error=error, trained_at=now, updated_at=now, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
-            return prompt
+            if result.rowcount != 1:
+                return None
+            return session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)], populate_existing=True)
+
+    def _attempts(self, prompt_id: int) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(PromptRow.attempts).where(PromptRow.id == prompt_id)) or 0)

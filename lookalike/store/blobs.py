@@ -1,4 +1,9 @@
-"""Blob storage for crops and images: a local directory by default."""
+"""Blob storage for crops and images: the interface, the local directory, and the choice by settings.
+
+Keys are relative POSIX paths (``tunes/3/0/crop_112.png``). Every backend
+writes a key whole or not at all, so a reader never sees half a file, and
+``get`` of a missing key raises ``FileNotFoundError`` in every backend.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,39 @@ import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lookalike.config import Settings
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete the key ``prefix`` and every key under ``prefix/``."""
+        ...
+
+
+def check_key(key: str) -> PurePosixPath:
+    pure = PurePosixPath(key)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) != key.rstrip("/"):
+        raise ValueError(f"Bad blob key {key!r}")
+    return pure
 
 
 class LocalBlobStore:
-    """Files under one root; keys are relative POSIX paths."""
+    """Files under one root directory: the default, for one machine."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        pure = PurePosixPath(key)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            raise ValueError(f"Bad blob key {key!r}")
-        return self.root.joinpath(*pure.parts)
+        return self.root.joinpath(*check_key(key).parts)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -48,3 +73,12 @@ class LocalBlobStore:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The backend the settings name; boto3 is imported only for ``s3``."""
+    if settings.blob_backend == "s3":
+        from lookalike.store.blobs_s3 import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    return LocalBlobStore(settings.blob_dir)

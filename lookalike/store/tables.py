@@ -143,6 +143,11 @@ class PromptRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     trained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Celery mode (migration 0003): last hand-over to the broker, and the
+    # running worker's claim (renewed while it runs; a lapsed one may be taken).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     images: Mapped[list[PromptImageRow]] = relationship(
         back_populates="prompt", cascade="all, delete-orphan", order_by="PromptImageRow.position"

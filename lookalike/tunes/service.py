@@ -17,7 +17,7 @@ from lookalike.faces.align import LARGE_TEMPLATE
 from lookalike.faces.analyzer import FaceAnalyzer
 from lookalike.faces.backends.base import FaceEncoder
 from lookalike.faces.compare import mean_identity
-from lookalike.store.blobs import LocalBlobStore
+from lookalike.store.blobs import BlobStore
 from lookalike.store.tables import EmbeddingRow, IdentityRow, PhotoRow, TuneRow, utcnow
 from lookalike.tunes.identity import build_identity
 from lookalike.tunes.photo_check import CheckedPhoto, PhotoInput, PhotoLimits, check_photo
@@ -32,7 +32,7 @@ MAX_TITLE_LENGTH = 255
 @dataclass
 class TuneService:
     sessions: sessionmaker[Session]
-    blobs: LocalBlobStore
+    blobs: BlobStore
     analyzer: FaceAnalyzer
     photo_limits: PhotoLimits
     max_photos: int
