@@ -48,6 +48,34 @@ class Settings(BaseSettings):
     # Each SD1.5 pipeline holds ~2.5 GB (fp16) to 5 GB (fp32); keep one by default.
     max_cached_pipelines: int = Field(default=1, ge=1)
 
+    # The fast path (lookalike/generation/fast.py). None: on with CUDA, off
+    # on the CPU, where the plain path is the reference the tests compare to.
+    # Each switch below only matters while the fast path is on.
+    fast_path: bool | None = None
+    fast_channels_last: bool = True
+    # Fold the active LoRAs (FaceID, LCM) into the base weights while their
+    # weights stay the same, instead of PEFT's two extra matmuls per layer.
+    fast_merge_lora: bool = True
+    # One q/k/v matmul in every self-attention instead of three.
+    fast_fuse_qkv: bool = True
+    # torch.compile of the UNet and the VAE decoder: CUDA only.
+    fast_compile: bool = True
+    # "max-autotune" also captures CUDA graphs; "max-autotune-no-cudagraphs"
+    # or "default" where graphs do not hold (e.g. memory is tight).
+    compile_mode: str = "max-autotune"
+    # Batch sizes compiled at worker start (native size, no CFG), so that no
+    # request pays the compile; other shapes compile on first use.
+    warmup_batch_sizes: str = "1"
+    # Compatible queued prompts run as one pipeline call, up to this many
+    # images. None: 8 on CUDA, 1 on the CPU (where a batch saves nothing).
+    batch_max: int | None = Field(default=None, ge=1, le=64)
+    # Optional speed-ups, off by default; a prompt may ask for them itself.
+    # DeepCache-style reuse: the full UNet runs every N-th step, the others
+    # reuse its deep features (0 or 1: off).
+    deepcache_interval: int = Field(default=0, ge=0, le=10)
+    # Decode with the tiny VAE (madebyollin/taesd): previews, lower quality.
+    tiny_vae: bool = False
+
     # HTTP service (lookalike serve)
     # Base of the URLs written into callback bodies, where no request gives
     # one; `lookalike serve` fills it from --host/--port when unset.
@@ -67,6 +95,10 @@ class Settings(BaseSettings):
     callback_backoff_s: float = Field(default=2.0, ge=0)
     callback_backoff_max_s: float = Field(default=300.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
+    # POST /keys makes a new account and key for anyone who can reach the
+    # server: right for a personal studio on loopback, wrong on a shared
+    # network, hence off unless asked for (`lookalike serve --open-signup`).
+    open_signup: bool = False
     # False: this process only serves the API and queues prompts (another
     # process with the worker on runs them; one worker per database).
     worker_enabled: bool = True

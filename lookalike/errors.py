@@ -204,6 +204,13 @@ class RateLimitedError(LookalikeError):
         self.details.setdefault("retry_after", round(retry_after, 3))
 
 
+class SignupClosedError(LookalikeError):
+    """Anonymous key creation (POST /keys) is off on this server (403 at the API)."""
+
+    code = "signup_closed"
+    default_hint = "Ask the operator for a key (`lookalike keys create --name NAME`), or start the server with --open-signup."
+
+
 class RequestTooLargeError(InputError):
     code = "request_too_large"
     default_hint = "Send fewer or smaller photos in one request."
@@ -211,7 +218,7 @@ class RequestTooLargeError(InputError):
 
 class PostprocessUnavailableError(InputError):
     code = "postprocess_unavailable"
-    default_hint = "Leave super_resolution, face_correct and face_swap off; they arrive in a later release."
+    default_hint = "Leave inpaint_faces and hires_fix off; they arrive in a later release."
 
 
 class CallbackURLError(InvalidFieldError):
@@ -239,6 +246,13 @@ class ServerUnreachableError(LookalikeError):
 
     code = "server_unreachable"
     default_hint = "Check --server / LOOKALIKE_SERVER and that `lookalike serve` is running."
+
+
+class PromptTimeoutError(LookalikeError):
+    """The client stopped waiting for a prompt that is still queued or running on the server."""
+
+    code = "prompt_timeout"
+    default_hint = "It may still finish: check it later with GET /prompts/ID, or wait longer with --timeout."
 
 
 class GenerationFailedError(LookalikeError):

@@ -12,7 +12,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from lookalike.api import errors, routes_gallery, routes_health, routes_prompts, routes_tunes
+from lookalike.api import (
+    errors,
+    routes_faces,
+    routes_gallery,
+    routes_health,
+    routes_keys,
+    routes_prompts,
+    routes_tunes,
+    routes_web,
+)
 from lookalike.api.context import ApiContext, build_context
 from lookalike.api.limits import BodySizeLimit
 from lookalike.config import Settings
@@ -43,7 +52,8 @@ def create_app(settings: Settings, *, engine: PromptEngine | None = None) -> Fas
 
     app = FastAPI(title="lookalike", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (routes_health, routes_tunes, routes_gallery, routes_prompts):
+    for module in (routes_health, routes_keys, routes_tunes, routes_faces, routes_gallery, routes_prompts):
         app.include_router(module.router)
+    routes_web.mount(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -20,6 +20,7 @@ from lookalike.errors import (
     NotFoundError,
     RateLimitedError,
     RequestTooLargeError,
+    SignupClosedError,
     TuneAccessError,
 )
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: tuple[tuple[type[LookalikeError], int], ...] = (
     (AuthError, 401),
     (RateLimitedError, 429),
+    (SignupClosedError, 403),
     (ImageTooLargeError, 413),
     (RequestTooLargeError, 413),
     (NotFoundError, 404),
@@ -39,7 +41,7 @@ STATUS_BY_ERROR: tuple[tuple[type[LookalikeError], int], ...] = (
     (ModelIntegrityError, 503),
 )
 
-_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 def status_for(exc: LookalikeError) -> int:

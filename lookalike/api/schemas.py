@@ -47,9 +47,13 @@ class PromptFields(BaseModel):
     h: int | None = Field(None, description="Multiple of 8; with w.")
     aspect_ratio: str | None = Field(None, json_schema_extra={"enum": list(ASPECT_RATIOS)})
     scheduler: str | None = Field(None, json_schema_extra={"enum": list(SCHEDULER_NAMES)})
-    super_resolution: bool | None = Field(None, description="Not available yet: true answers 422 postprocess_unavailable.")
-    face_correct: bool | None = Field(None, description="Not available yet: true answers 422 postprocess_unavailable.")
-    face_swap: bool | None = Field(None, description="Not available yet: true answers 422 postprocess_unavailable.")
+    super_resolution: bool | None = Field(None, description="Upscale each image x4 (Real-ESRGAN x4plus), last.")
+    face_correct: bool | None = Field(
+        None, description="Restore every face (GFPGAN v1.4); 503 model_unavailable until its weights are pulled."
+    )
+    face_swap: bool | None = Field(
+        None, description="Put the tune's face on each realistic face, first; skipped (said in the PNG) on illustrations."
+    )
     callback: str | None = Field(None, description="POSTed the prompt's JSON once it succeeded or failed.")
 
 
@@ -111,6 +115,32 @@ class PromptPublic(BaseModel):
     created_at: str
     updated_at: str
     url: str
+
+
+class FaceCheckFace(BaseModel):
+    box: dict[str, float]
+    quality: dict[str, Any]
+    ignored_faces: int = Field(description="Smaller background faces left out of the check.")
+
+
+class FaceCheckPublic(BaseModel):
+    ok: bool
+    index: int
+    face: FaceCheckFace | None = None
+    crop: str | None = Field(None, description="The aligned face crop as a PNG data URL.")
+    error: ErrorDetail | None = Field(None, description="Why POST /tunes would refuse this photo.")
+
+
+class KeyFields(BaseModel):
+    name: str = Field(min_length=1, max_length=255, description="A name for the new account and its key.")
+
+
+class NewKeyPublic(BaseModel):
+    key: str = Field(description="Shown once; the server keeps only its hash.")
+    id: int
+    account_id: int
+    name: str
+    callback_secret: str | None = Field(None, description="Verifies the HMAC signature of this account's callbacks.")
 
 
 def _multipart(group: str, fields: type[BaseModel], files: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 
 from lookalike.cli.common import read_file, services
 from lookalike.cli.output import print_json, reporting_errors, stdout
+from lookalike.cli.remote import ApiKeyOption, ServerOption, connect
 
 tunes_app = typer.Typer(help="FaceID tunes: a person's identity from 1-10 photos.", no_args_is_help=True)
 
@@ -40,13 +41,19 @@ def create(
         str | None, typer.Option("--base-model", help="Base model id or gallery id (see `lookalike models list`).")
     ] = None,
     as_json: JsonFlag = False,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Make a FaceID tune from PHOTOS. Ready at once: nothing is trained."""
     from lookalike.tunes.photo_check import PhotoInput
 
     with reporting_errors(as_json):
         inputs = [PhotoInput(read_file(p, image_index=i), p.name) for i, p in enumerate(photos)]
-        tune = services().tunes.create(title=title, name=name, photos=inputs, base_model=base_model)
+        if server:
+            with connect(server, api_key) as client:
+                tune = client.create_tune(title, name, [(p.filename, p.data) for p in inputs], base_model)
+        else:
+            tune = services().tunes.create(title=title, name=name, photos=inputs, base_model=base_model)
     if as_json:
         print_json(tune)
     else:
@@ -58,10 +65,16 @@ def list_tunes(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """List your tunes, newest first."""
     with reporting_errors(as_json):
-        tunes = services().tunes.list(limit=limit, offset=offset)
+        if server:
+            with connect(server, api_key) as client:
+                tunes = client.list_tunes(limit=limit, offset=offset)
+        else:
+            tunes = services().tunes.list(limit=limit, offset=offset)
     if as_json:
         print_json(tunes)
         return
@@ -76,10 +89,14 @@ def list_tunes(
 
 
 @tunes_app.command("show")
-def show(tune_id: int, as_json: JsonFlag = False) -> None:
+def show(tune_id: int, as_json: JsonFlag = False, server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
     """Show one tune with its per-photo face checks."""
     with reporting_errors(as_json):
-        tune = services().tunes.get(tune_id)
+        if server:
+            with connect(server, api_key) as client:
+                tune = client.get_tune(tune_id)
+        else:
+            tune = services().tunes.get(tune_id)
     if as_json:
         print_json(tune)
     else:
@@ -87,10 +104,14 @@ def show(tune_id: int, as_json: JsonFlag = False) -> None:
 
 
 @tunes_app.command("delete")
-def delete(tune_id: int, as_json: JsonFlag = False) -> None:
+def delete(tune_id: int, as_json: JsonFlag = False, server: ServerOption = None, api_key: ApiKeyOption = None) -> None:
     """Delete a tune with its crops and embeddings."""
     with reporting_errors(as_json):
-        services().tunes.delete(tune_id)
+        if server:
+            with connect(server, api_key) as client:
+                client.delete_tune(tune_id)
+        else:
+            services().tunes.delete(tune_id)
     if as_json:
         print_json({"id": tune_id, "deleted": True})
     else:
