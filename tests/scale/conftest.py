@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import BASE_ENV, LOOKALIKE, REPO, free_port
+from tests.api.conftest import BASE_ENV, LOOKALIKE, REPO, free_port, photo_files  # noqa: F401 (a fixture)
 
 ON_CI = os.environ.get("CI") == "true"
 BIN = Path(sys.executable).parent

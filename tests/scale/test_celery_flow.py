@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
+import io
 
-import httpx
 import pytest
+from PIL import Image
 
-from tests.api.conftest import Server
+from tests.api.conftest import Server, needs_runner, photo_upload
 from tests.scale.conftest import WorkerProcess, cluster_env, make_key, wait_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
@@ -55,3 +55,49 @@ def test_prompts_run_on_workers_and_images_come_from_s3(tmp_path, pg_url, redis_
         server.stop()
         for worker in workers:
             worker.stop()
+
+
+@needs_runner
+def test_faceid_prompt_on_the_tiny_model_through_a_worker(tmp_path, pg_url, redis_url, s3, photo_files):
+    """The real engine: the API makes the tune (crops to S3), a worker that warmed the tiny model reads them back."""
+    data = tmp_path / "data"
+    env = cluster_env(
+        data,
+        database_url=pg_url,
+        broker_url=redis_url,
+        extra={**s3.env("lookalike", "tiny"), "LOOKALIKE_PROMPT_ENGINE": "", "LOOKALIKE_WARMUP_MODELS": "999",
+               "LOOKALIKE_JOB_LEASE_S": "30"},
+    )
+    key = make_key(pg_url, data)
+    server = Server(data, env=env)
+    server.env = env
+    worker = WorkerProcess(env, "gpu0", tmp_path)
+    try:
+        worker.start()
+        server.start()
+        worker.wait_ready(timeout=120)
+        with server.client(key) as client:
+            tune = client.post(
+                "/tunes",
+                data={"tune[title]": "t", "tune[name]": "woman", "tune[base_tune_id]": "999"},
+                files=[photo_upload(photo_files["1.jpg"])],
+            )
+            assert tune.status_code == 201, tune.text
+            prompts = [
+                client.post(
+                    "/tunes/999/prompts",
+                    data={"prompt[text]": f"ohwx woman <faceid:{tune.json()['id']}:1.0>", "prompt[steps]": "2",
+                          "prompt[seed]": str(seed)},
+                ).json()["id"]
+                for seed in (1, 2)
+            ]
+            done = wait_all(client, prompts, timeout=90)
+            assert [p["status"] for p in done] == ["succeeded"] * 2, [p["error"] for p in done]
+            png = client.get(done[1]["images"][0])
+            assert Image.open(io.BytesIO(png.content)).size == (64, 64)
+        # The models were loaded once, at warm-up, not per prompt.
+        log = worker.log.read_text()
+        assert log.count(" ready.") == 1
+    finally:
+        server.stop()
+        worker.stop()
