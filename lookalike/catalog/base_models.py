@@ -352,6 +352,16 @@ TINY = BaseModelSpec(
 )
 
 BASE_MODELS: tuple[BaseModelSpec, ...] = (REALISTIC_VISION_V51, SD15, SDXL_BASE, TINY)
+
+# The tiny VAE decoder for previews (generation/tiny_vae.py): SD1.5 latents in,
+# pixels out at a fraction of the full VAE's cost. One for every SD1.5 model.
+TAESD_SOURCE = hub("madebyollin/taesd", VAE_FILES)
+TAESD_PACK = ModelPack(
+    id="taesd",
+    title="Tiny AutoEncoder for SD1.5 (madebyollin/taesd), preview decoder",
+    license="mit",
+    files=TAESD_SOURCE.remote_files(),
+)
 DEFAULT_BASE_MODEL_ID = REALISTIC_VISION_V51.id
 
 
@@ -383,6 +393,7 @@ def model_packs() -> tuple[ModelPack, ...]:
             if lora.pack.id not in seen:
                 seen.add(lora.pack.id)
                 packs.append(lora.pack)
+    packs.append(TAESD_PACK)
     return tuple(packs)
 
 

@@ -96,6 +96,12 @@ class LoadedPipeline:
     lock: threading.Lock = field(default_factory=threading.Lock)
     loaded_loras: set[str] = field(default_factory=set)
     active_loras: tuple[tuple[str, float], ...] | None = None  # None: unknown, set on first use
+    # The fast path's state (generation/fast.py): what each switch did, and
+    # the weight rewriters that must follow every LoRA change.
+    fast: dict[str, str] | None = None  # None: the fast path was not considered yet
+    folder: Any = None  # fusion.LoraFolder while LoRAs are folded into the weights
+    fuser: Any = None  # fusion.QkvFuser while self-attention q/k/v are fused
+    preview_vae: Any = None  # the tiny VAE, loaded on first use
 
     def ensure_scheduler_lora(self, lora: SchedulerLora, models_dir: Path) -> str:
         name = f"sched_{lora.scheduler}"
@@ -113,11 +119,19 @@ class LoadedPipeline:
         """
         if wanted == self.active_loras:
             return
+        if self.folder is not None:
+            self.folder.restore()
         if not wanted:
             self.pipe.disable_lora()
         else:
             self.pipe.enable_lora()
             self.pipe.set_adapters([n for n, _ in wanted], adapter_weights=[w for _, w in wanted])
+        if self.folder is not None and wanted:
+            self.folder.fold()
+            # The deltas are in the weights now; PEFT must not add them again.
+            self.pipe.disable_lora()
+        if self.fuser is not None:
+            self.fuser.refresh()
         self.active_loras = wanted
 
 
@@ -144,8 +158,11 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> Loade
     _quiet_libraries()
     import torch
     from compel import Compel
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
+
+    # diffusers' pipeline, except that the adapter input is one row per image (batches of people).
+    from lookalike.generation.batched_pipeline import PerImageAdapterPipeline as StableDiffusionPipeline
 
     paths = model_paths(spec, models_dir)
     weight_file = paths.adapter_dir / paths.adapter_weight

@@ -23,6 +23,7 @@ MIN_SIDE, MAX_SIDE = 64, 2048
 SIDE_MULTIPLE = 8
 MAX_SEED = 2**32 - 1
 MAX_NEGATIVE_CHARS = 4000
+MAX_DEEPCACHE = 10
 
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "1:1": (1, 1),
@@ -50,6 +51,11 @@ class GenerationOptions:
     h: int | None = None
     aspect_ratio: str | None = None
     scheduler: str = DEFAULT_SCHEDULER
+    # Optional speed-ups (lookalike/generation); None follows the settings.
+    # deepcache: the full UNet every N-th step, deep features reused between (0/1: off).
+    deepcache: int | None = None
+    # tiny_vae: decode with TAESD, a quick preview at lower quality.
+    tiny_vae: bool | None = None
 
     def __post_init__(self) -> None:
         _check_text("negative_prompt", self.negative_prompt, MAX_NEGATIVE_CHARS)
@@ -61,6 +67,10 @@ class GenerationOptions:
         if self.cfg_scale is not None:
             _check_float("cfg_scale", self.cfg_scale, MIN_CFG, MAX_CFG)
         self._check_size()
+        if self.deepcache is not None:
+            _check_int("deepcache", self.deepcache, 0, MAX_DEEPCACHE)
+        if self.tiny_vae is not None and not isinstance(self.tiny_vae, bool):
+            raise InvalidFieldError(f"tiny_vae must be true or false; got {self.tiny_vae!r}.", field="tiny_vae")
         # Normalise the name so that metadata and cache keys see one spelling.
         object.__setattr__(self, "scheduler", get_scheduler_info(self.scheduler).name)
 
@@ -143,6 +153,8 @@ _FIELD_TYPES = {
     "h": int,
     "aspect_ratio": str,
     "scheduler": str,
+    "deepcache": int,
+    "tiny_vae": bool,
 }
 
 
@@ -156,6 +168,12 @@ def aspect_size(ratio: str, native_size: int) -> tuple[int, int]:
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.strip().lower() in ("true", "1", "yes", "on")
+        raise InvalidFieldError(f"{name} must be true or false; got {value!r}.", field=name)
     if kind is str:
         if not isinstance(value, str):
             raise InvalidFieldError(f"{name} must be text; got {type(value).__name__}.", field=name)
