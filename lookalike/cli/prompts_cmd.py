@@ -36,15 +36,24 @@ def create(
     width: Annotated[int | None, typer.Option("--width", help="Multiple of 8; with --height.")] = None,
     height: Annotated[int | None, typer.Option("--height", help="Multiple of 8; with --width.")] = None,
     aspect_ratio: Annotated[str | None, typer.Option("--aspect-ratio", help="1:1, 4:5, 2:3, 16:9, ...")] = None,
+    face_swap: Annotated[bool, typer.Option("--face-swap", help="Put the tune's face on each realistic face "
+                                              "(skipped, with the reason, on illustration styles).")] = False,
+    face_correct: Annotated[bool, typer.Option("--face-correct", help="Restore every face (GFPGAN v1.4).")] = False,
+    super_resolution: Annotated[bool, typer.Option("--super-resolution",
+                                                   help="Upscale x4 (Real-ESRGAN x4plus), after the face steps.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Directory for the PNGs.")] = Path("lookalike-out"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Generate images of the tunes named in TEXT and write them as PNGs into --out."""
     from lookalike.generation.runner import check_prompt, run_prompt
+    from lookalike.postprocess.pipeline import summary_from_parameters
 
     fields = {
         "num_images": num_images, "steps": steps, "cfg_scale": cfg_scale, "seed": seed,
         "scheduler": scheduler, "w": width, "h": height, "aspect_ratio": aspect_ratio,
+        # Only flags that are on: an off flag is the default.
+        "face_swap": face_swap or None, "face_correct": face_correct or None,
+        "super_resolution": super_resolution or None,
     }
     with reporting_errors(as_json):
         svc = services()
@@ -59,7 +68,9 @@ def create(
         for n, image in enumerate(result.images):
             path = out / f"{run_id}-{n}.png"
             path.write_bytes(image.png_bytes())
-            images.append({"path": str(path), "seed": image.seed, "identity_score": image.identity_score})
+            images.append({"path": str(path), "seed": image.seed, "identity_score": image.identity_score,
+                           "width": image.image.width, "height": image.image.height,
+                           "postprocess": summary_from_parameters(image.parameters)})
     report = {
         "id": run_id,
         "text": text,
@@ -84,4 +95,6 @@ def create(
                  f"{result.scheduler}, cfg {result.cfg_scale}, base {result.base_model_id}")
     for image in images:
         score = "no face found" if image["identity_score"] is None else f"identity {image['identity_score']}"
-        stdout.print(f"  {image['path']}  seed {image['seed']}  {score}")
+        stdout.print(f"  {image['path']}  seed {image['seed']}  {score}", highlight=False)
+        if image["postprocess"]:
+            stdout.print(f"    {image['postprocess']}", highlight=False)

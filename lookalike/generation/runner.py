@@ -90,6 +90,7 @@ def check_prompt(
         identities=tuple(identities),
     )
     _require_models(services, resolved)
+    prepare_postprocess(services, resolved)
     return resolved
 
 
@@ -140,11 +141,60 @@ def run_prompt(services, resolved: ResolvedPrompt):
         ),
         original_prompt=resolved.text,
     )
+    finisher = prepare_postprocess(services, resolved)  # before generating: a missing model fails fast
     result = services.generator.generate(request)
+    if finisher is not None:
+        apply_postprocess(finisher, result)
     reference = _score_reference(services, resolved)
     for image in result.images:
         image.identity_score = identity_score(services, image.image, reference)
     return result
+
+
+# -- post-processing (issue 5): face swap, face correct, super resolution ----
+
+
+def prepare_postprocess(services, resolved: ResolvedPrompt):
+    """The prompt's finishing steps, checked (a ``postprocess.Finisher``), or None when none is asked for.
+
+    Raises what a step cannot do: ModelUnavailableError naming
+    `lookalike models pull ...`, or face swap without a tune in the prompt.
+    """
+    from lookalike.postprocess import PostprocessContext, PostprocessFlags, prepare
+
+    flags = PostprocessFlags.from_options(resolved.options)
+    if not flags.any:
+        return None
+    context = PostprocessContext(
+        settings=services.settings,
+        analyzer=lambda: services.analyzer,
+        tune=_swap_source(services, resolved) if flags.face_swap else None,
+    )
+    return prepare(flags, context)
+
+
+def apply_postprocess(finisher, result) -> None:
+    """Finish each image in place; what ran or was skipped (and why) goes into its parameters."""
+    from lookalike.postprocess.pipeline import with_summary
+
+    for image in result.images:
+        image.image, records = finisher(image.image, image.seed)
+        image.parameters = with_summary(image.parameters, records)
+
+
+def _swap_source(services, resolved: ResolvedPrompt):
+    """The most heavily weighted tune's kept crops, as face swap wants them; None without a tune."""
+    from lookalike.postprocess import TuneFaces
+
+    if not resolved.identities:
+        return None
+    tune, _ = max(resolved.identities, key=lambda pair: pair[1])
+    account = resolved.account_id
+    return TuneFaces(
+        crops=services.tunes.large_crops(tune, account_id=account),
+        identity=lambda encoder: services.tunes.identity(tune, encoder, account_id=account),
+        tune_id=tune,
+    )
 
 
 def warmup(services, base_model: str | int) -> None:

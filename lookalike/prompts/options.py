@@ -24,6 +24,8 @@ SIDE_MULTIPLE = 8
 MAX_SEED = 2**32 - 1
 MAX_NEGATIVE_CHARS = 4000
 MAX_DEEPCACHE = 10
+POSTPROCESS_FIELDS = ("face_swap", "face_correct", "super_resolution")
+_TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
     "1:1": (1, 1),
@@ -51,6 +53,10 @@ class GenerationOptions:
     h: int | None = None
     aspect_ratio: str | None = None
     scheduler: str = DEFAULT_SCHEDULER
+    # Finishing steps, run in this order after generation (lookalike/postprocess).
+    face_swap: bool = False
+    face_correct: bool = False
+    super_resolution: bool = False
     # Optional speed-ups (lookalike/generation); None follows the settings.
     # deepcache: the full UNet every N-th step, deep features reused between (0/1: off).
     deepcache: int | None = None
@@ -59,6 +65,9 @@ class GenerationOptions:
 
     def __post_init__(self) -> None:
         _check_text("negative_prompt", self.negative_prompt, MAX_NEGATIVE_CHARS)
+        for name in POSTPROCESS_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidFieldError(f"{name} must be true or false; got {getattr(self, name)!r}.", field=name)
         _check_int("num_images", self.num_images, MIN_IMAGES, MAX_IMAGES)
         if self.seed is not None:
             _check_int("seed", self.seed, 0, MAX_SEED)
@@ -153,6 +162,9 @@ _FIELD_TYPES = {
     "h": int,
     "aspect_ratio": str,
     "scheduler": str,
+    "face_swap": bool,
+    "face_correct": bool,
+    "super_resolution": bool,
     "deepcache": int,
     "tiny_vae": bool,
 }
@@ -169,10 +181,13 @@ def aspect_size(ratio: str, native_size: int) -> tuple[int, int]:
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
     if kind is bool:
+        # Forms send "true"/"false"; 1 and 0 are what some JSON clients send.
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-            return value.strip().lower() in ("true", "1", "yes", "on")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
         raise InvalidFieldError(f"{name} must be true or false; got {value!r}.", field=name)
     if kind is str:
         if not isinstance(value, str):

@@ -173,6 +173,12 @@ class TuneService:
             session.commit()
             return mean
 
+    def large_crops(self, tune_id: int, *, account_id: int | None = None) -> list[np.ndarray]:
+        """The tune's kept aligned crops (LARGE_TEMPLATE, RGB uint8), in photo order: face swap's sources."""
+        with self.sessions() as session:
+            keys = [photo.large_crop_key for photo in self._load(session, tune_id, account_id).photos]
+        return [np.asarray(Image.open(io.BytesIO(self.blobs.get(key))).convert("RGB")) for key in keys]
+
     def _load(self, session: Session, tune_id: int, account_id: int | None) -> TuneRow:
         tune = session.get(TuneRow, tune_id, options=[selectinload(TuneRow.photos), selectinload(TuneRow.identities)])
         # Another account's tune is reported exactly like a missing one, so ids

@@ -70,9 +70,10 @@ def test_prompt_on_the_persons_own_tune_as_json(people):
         ({"prompt[steps]": "many"}, "invalid_field", "prompt[steps]"),
         ({"prompt[scheduler]": "warp"}, "unknown_scheduler", "prompt[scheduler]"),
         ({"prompt[aspect_ratio]": "1:1", "prompt[w]": "64", "prompt[h]": "64"}, "invalid_field", "prompt[aspect_ratio]"),
-        ({"prompt[super_resolution]": "true"}, "postprocess_unavailable", "prompt[super_resolution]"),
-        ({"prompt[face_correct]": "1"}, "postprocess_unavailable", "prompt[face_correct]"),
+        ({"prompt[hires_fix]": "true"}, "postprocess_unavailable", "prompt[hires_fix]"),
+        ({"prompt[inpaint_faces]": "1"}, "postprocess_unavailable", "prompt[inpaint_faces]"),
         ({"prompt[face_swap]": "maybe"}, "invalid_field", "prompt[face_swap]"),
+        ({"prompt[super_resolution]": "2"}, "invalid_field", "prompt[super_resolution]"),
         ({"prompt[callback]": "gopher://x"}, "invalid_callback_url", "prompt[callback]"),
     ],
 )
