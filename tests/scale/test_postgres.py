@@ -79,3 +79,14 @@ def test_tunes_prompts_and_claims_on_postgres(pg_url, tmp_path, astronaut):
             assert session.scalar(select(PromptRow.options).where(PromptRow.id == row.id))["resolved"]["seed"] == 2**32 - 1
     finally:
         services.close()
+
+
+def test_processes_starting_together_migrate_once(pg_url):
+    """Many API servers and workers start at once on an empty database: one migrates, none fails."""
+    import subprocess
+    import sys
+
+    code = "import sys; from lookalike.store.database import make_engine, migrate; migrate(make_engine(sys.argv[1]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
