@@ -25,6 +25,13 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    if settings.queue != "celery":
+        # Still useful (another server may publish), but most likely a mistake.
+        logging.getLogger(__name__).warning(
+            "LOOKALIKE_QUEUE is %r: API servers on these settings run prompts themselves and publish nothing; "
+            "set LOOKALIKE_QUEUE=celery on them (docs/DEPLOY.md)",
+            settings.queue,
+        )
     with reporting_errors(False):
         from lookalike.jobs.celery_app import make_celery
         from lookalike.jobs.remote_worker import RemoteWorker

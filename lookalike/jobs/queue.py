@@ -44,6 +44,12 @@ def spec_of(row: PromptRow) -> PromptSpec:
     )
 
 
+def _lapsed(now: datetime):
+    """A claim nobody holds any more: its lease ran out, or it has none (left by
+    an in-process worker that died before the switch to Celery mode)."""
+    return or_(PromptRow.lease_until.is_(None), PromptRow.lease_until < now)
+
+
 def attempt_prefix(prompt_id: int, attempt: int) -> str:
     return f"{blob_prefix(prompt_id)}/a{attempt}"
 
@@ -107,10 +113,7 @@ class JobQueue:
                 update(PromptRow)
                 .where(
                     PromptRow.id == prompt_id,
-                    or_(
-                        PromptRow.status == QUEUED,
-                        and_(PromptRow.status == PROCESSING, PromptRow.lease_until < now),
-                    ),
+                    or_(PromptRow.status == QUEUED, and_(PromptRow.status == PROCESSING, _lapsed(now))),
                 )
                 .values(
                     status=PROCESSING,
@@ -158,8 +161,12 @@ class JobQueue:
             ),
             and_(
                 PromptRow.status == PROCESSING,
-                PromptRow.lease_until < now,
-                or_(PromptRow.published_at.is_(None), PromptRow.published_at < PromptRow.lease_until),
+                _lapsed(now),
+                or_(
+                    PromptRow.published_at.is_(None),
+                    PromptRow.lease_until.is_(None),
+                    PromptRow.published_at < PromptRow.lease_until,
+                ),
             ),
         )
         taken: list[int] = []

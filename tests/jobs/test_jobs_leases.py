@@ -92,3 +92,13 @@ def test_sweep_publishes_once_and_keeps_refused_prompts_for_the_next_sweep(jobs)
     time.sleep(0.2)
     assert publisher.sweep() == 1 and sent[-1] == ids[0]
     assert publisher.sweep() == 0
+
+
+def test_a_prompt_left_processing_by_an_in_process_worker_is_taken_after_switching_to_celery(jobs):
+    store, queue, _ = jobs
+    prompt_id = _queued(store)
+    assert queue.claim_next().id == prompt_id  # the in-process worker had it, then died
+    publisher = Publisher(queue=queue, publish=lambda _id: None, warmup=lambda: None)
+    assert publisher.sweep() == 1
+    claim = queue.claim(prompt_id, worker="celery", lease_s=5)
+    assert claim.outcome == CLAIMED and claim.attempt == 2
