@@ -128,10 +128,59 @@ def _require_models(services, resolved: ResolvedPrompt) -> None:
 
 def run_prompt(services, resolved: ResolvedPrompt):
     """Generate the images; returns the engine's ``GeneratedImage`` list, scored."""
+    outcome = run_prompts(services, [resolved])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def run_prompts(services, prompts: list[ResolvedPrompt]) -> list:
+    """Several prompts, generated as one batch where they are compatible (``Engine.generate_batch``).
+
+    Returns, in order, each prompt's result or the error that stopped it:
+    a prompt whose identity or finishing steps cannot be prepared fails
+    alone, before anything is generated. If the batch itself fails, each
+    prompt is run alone, so one bad prompt cannot fail the others.
+    """
+    outcomes: list = [None] * len(prompts)
+    ready = []  # (index, request, finisher)
+    for index, resolved in enumerate(prompts):
+        try:
+            request = _request(services, resolved)
+            finisher = prepare_postprocess(services, resolved)  # before generating: a missing model fails fast
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller as this prompt's outcome
+            outcomes[index] = exc
+            continue
+        ready.append((index, request, finisher))
+    if not ready:
+        return outcomes
+    try:
+        results = services.generator.generate_batch([request for _, request, _ in ready])
+    except Exception as exc:  # noqa: BLE001 - alone it is the prompt's own error; in a batch, retried one by one
+        if len(ready) == 1:
+            results = [exc]
+        else:
+            results = []
+            for _, request, _ in ready:
+                try:
+                    results.append(services.generator.generate(request))
+                except Exception as alone:  # noqa: BLE001 - this prompt's outcome
+                    results.append(alone)
+    for (index, _, finisher), result in zip(ready, results, strict=True):
+        if not isinstance(result, Exception):
+            try:
+                _finish(services, prompts[index], result, finisher)
+            except Exception as exc:  # noqa: BLE001 - this prompt's outcome
+                result = exc
+        outcomes[index] = result
+    return outcomes
+
+
+def _request(services, resolved: ResolvedPrompt):
     from lookalike.generation.request import GenerationRequest
 
     encoder = services.face_encoder(resolved.base_model.adapter.encoder)
-    request = GenerationRequest(
+    return GenerationRequest(
         prompt=resolved.parsed.text,
         base_model=resolved.base_model,
         options=resolved.options,
@@ -141,14 +190,14 @@ def run_prompt(services, resolved: ResolvedPrompt):
         ),
         original_prompt=resolved.text,
     )
-    finisher = prepare_postprocess(services, resolved)  # before generating: a missing model fails fast
-    result = services.generator.generate(request)
+
+
+def _finish(services, resolved: ResolvedPrompt, result, finisher) -> None:
     if finisher is not None:
         apply_postprocess(finisher, result)
     reference = _score_reference(services, resolved)
     for image in result.images:
         image.identity_score = identity_score(services, image.image, reference)
-    return result
 
 
 # -- post-processing (issue 5): face swap, face correct, super resolution ----
@@ -169,6 +218,7 @@ def prepare_postprocess(services, resolved: ResolvedPrompt):
         settings=services.settings,
         analyzer=lambda: services.analyzer,
         tune=_swap_source(services, resolved) if flags.face_swap else None,
+        size=resolved.options.size_for(resolved.base_model.native_size),
     )
     return prepare(flags, context)
 

@@ -95,6 +95,15 @@ class RunnerEngine:
         # run_prompt answers a GenerationResult; its images carry seeds and scores.
         return [_output(image) for image in getattr(result, "images", result)]
 
+    def run_many(self, resolved: list[Any]) -> list[list[OutputImage] | Exception]:
+        """Several checked prompts as one generation batch; each prompt's images or its own error."""
+        outcomes = self._runner().run_prompts(self.services, list(resolved))
+        return [o if isinstance(o, Exception) else [_output(image) for image in o.images] for o in outcomes]
+
+    def batch_limit(self) -> int:
+        """Images one generation call may take (``Engine.batch_limit``: 8 on CUDA, 1 on the CPU)."""
+        return int(self.services.generator.batch_limit())
+
     def warmup(self, base_models: list[str]) -> None:
         runner = self._runner()
         for model in base_models:

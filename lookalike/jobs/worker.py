@@ -43,6 +43,7 @@ class Worker:
     state: WorkerState = field(default_factory=WorkerState)
 
     def __post_init__(self) -> None:
+        self._batch_limit: int | None = None  # asked of the engine once, after warm-up
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,7 +80,11 @@ class Worker:
                     self._wake.wait(self.poll_s)
                     self._wake.clear()
                     continue
-                self._process(row)
+                rows = self._companions(row)
+                if len(rows) > 1:
+                    self._process_batch(rows)
+                else:
+                    self._process(row)
             except Exception:
                 # The database or the disk failed under us (locked, full):
                 # the thread must outlive it, so back off and try again.
@@ -105,6 +110,34 @@ class Worker:
         finally:
             self.state.warmup_seconds = round(time.perf_counter() - started, 3)
         self.state.phase = READY
+
+    def _companions(self, row: PromptRow) -> list[PromptRow]:
+        """``row`` plus queued prompts that can share its generation call (jobs/batching.py)."""
+        from lookalike.jobs.batching import claim_compatible, engine_batch_limit
+
+        if self._batch_limit is None:
+            self._batch_limit = engine_batch_limit(self.engine)
+        if self._batch_limit <= 1:
+            return [row]
+        return [row, *claim_compatible(self.queue, row, self._batch_limit)]
+
+    def _process_batch(self, rows: list[PromptRow]) -> None:
+        from lookalike.jobs.batching import error_of, run_batch
+
+        self.state.current_prompt = rows[0].id
+        try:
+            outcomes = run_batch(self.engine, rows)
+        finally:
+            self.state.current_prompt = None
+        for row in rows:
+            outcome = outcomes[row.id]
+            if isinstance(outcome, Exception):
+                done = self.queue.fail(row.id, error_of(outcome))
+            else:
+                done = self.queue.complete(row.id, outcome)
+            self.state.processed += 1
+            if done is not None:
+                self.on_done(done)
 
     def _process(self, row: PromptRow) -> None:
         self.state.current_prompt = row.id
