@@ -47,6 +47,9 @@ class PostprocessContext:
     analyzer: Callable[[], FaceAnalyzer]
     tune: TuneFaces | None = None
     seed: int = 0
+    # (width, height) the generator will make, when known: lets ``check``
+    # refuse a size a step cannot finish before anything is generated.
+    size: tuple[int, int] | None = None
 
     def face_analyzer(self) -> FaceAnalyzer:
         return self.analyzer()

