@@ -11,6 +11,7 @@ import typer
 
 from lookalike.cli.common import services
 from lookalike.cli.output import print_json, reporting_errors, stdout
+from lookalike.cli.remote import ApiKeyOption, ServerOption, connect, run_remote_prompt
 
 prompts_app = typer.Typer(help="Generate images: text with <faceid:TUNE_ID:WEIGHT> tokens.", no_args_is_help=True)
 
@@ -43,8 +44,19 @@ def create(
                                                    help="Upscale x4 (Real-ESRGAN x4plus), after the face steps.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Directory for the PNGs.")] = Path("lookalike-out"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="With --server: seconds to wait for the images.")] = 600,
 ) -> None:
     """Generate images of the tunes named in TEXT and write them as PNGs into --out."""
+    if server:
+        _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, {
+            "num_images": num_images, "steps": steps, "cfg_scale": cfg_scale, "seed": seed, "scheduler": scheduler,
+            "w": width, "h": height, "aspect_ratio": aspect_ratio,
+            "face_swap": face_swap or None, "face_correct": face_correct or None,
+            "super_resolution": super_resolution or None,
+        })
+        return
     from lookalike.generation.runner import check_prompt, run_prompt
     from lookalike.postprocess.pipeline import summary_from_parameters
 
@@ -98,3 +110,20 @@ def create(
         stdout.print(f"  {image['path']}  seed {image['seed']}  {score}", highlight=False)
         if image["postprocess"]:
             stdout.print(f"    {image['postprocess']}", highlight=False)
+
+
+def _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, fields) -> None:
+    with reporting_errors(as_json):
+        with connect(server, api_key) as client:
+            report = run_remote_prompt(
+                client, text=text, negative=negative, base_model=base_model,
+                fields={k: v for k, v in fields.items() if v is not None}, out=out, timeout=timeout,
+            )
+    if as_json:
+        print_json(report)
+        return
+    stdout.print(f"prompt {report['id']} on {server}: {len(report['images'])} image(s), {report['w']}x{report['h']}, "
+                 f"{report['steps']} steps {report['scheduler']}, base {report['base_model']}", highlight=False)
+    for image in report["images"]:
+        score = "no face found" if image["identity_score"] is None else f"identity {image['identity_score']}"
+        stdout.print(f"  {image['path']}  seed {image['seed']}  {score}", highlight=False)
