@@ -267,6 +267,8 @@ class Engine:
         info = get_scheduler_info(scheduler)
         loaded.pipe.scheduler = make_scheduler(scheduler, loaded.scheduler_config)
         loaded.pipe.set_ip_adapter_scale(blend.scale if blend.active else 0.0)
+        if loaded.ip_scaler is not None:
+            loaded.ip_scaler.set(blend.scale if blend.active else 0.0)
         wanted: list[tuple[str, float]] = []
         if blend.active and FACEID_ADAPTER_NAME in loaded.loaded_loras:
             wanted.append((FACEID_ADAPTER_NAME, blend.lora_scale))

@@ -13,6 +13,8 @@ switch that cannot work here is skipped with its reason, never a crash:
 * channels_last: UNet and VAE in NHWC, which cuDNN's fp16 convolutions prefer.
 * merge_lora: active LoRAs folded into the base weights (fusion.LoraFolder).
 * fuse_qkv: one q/k/v matmul per self-attention (fusion.QkvFuser).
+* ip_scale: the IP-Adapter's scale as a tensor (ip_scale.py), so that a
+  compiled UNet is not compiled again for every FaceID weight.
 * compile: ``torch.compile`` of the UNet and the VAE decoder with
   ``Settings.compile_mode`` ("max-autotune" captures CUDA graphs too). CUDA
   only: on the CPU inductor needs a C++ toolchain and minutes per shape,
@@ -60,14 +62,10 @@ def apply_fast_path(loaded, settings) -> dict[str, str]:
 
     report["merge_lora"] = _merge_lora(loaded, settings)
     report["fuse_qkv"] = _fuse_qkv(loaded, settings)
+    report["ip_scale"] = _tensor_ip_scale(loaded)
 
-    if not settings.fast_compile:
-        report["compile"] = "off"
-    elif not on_cuda:
-        report["compile"] = "skipped: torch.compile is used on CUDA only"
-    elif settings.compile_mode not in COMPILE_MODES:
-        report["compile"] = f"skipped: unknown compile_mode {settings.compile_mode!r} (use one of {', '.join(COMPILE_MODES)})"
-    else:
+    report["compile"] = compile_decision(settings, on_cuda)
+    if report["compile"] == "on":
         # In place (nn.Module.compile), so the pipeline, PEFT and the IP-Adapter
         # still see the same module objects. Shapes are fixed per compile; the
         # worker's warm-up compiles the ones in use.
@@ -78,6 +76,17 @@ def apply_fast_path(loaded, settings) -> dict[str, str]:
         if state.startswith("skipped"):
             log.info("fast path: %s %s", name, state)
     return report
+
+
+def compile_decision(settings, on_cuda: bool) -> str:
+    """"on", or why torch.compile is not used."""
+    if not settings.fast_compile:
+        return "off"
+    if not on_cuda:
+        return "skipped: torch.compile is used on CUDA only"
+    if settings.compile_mode not in COMPILE_MODES:
+        return f"skipped: unknown compile_mode {settings.compile_mode!r} (use one of {', '.join(COMPILE_MODES)})"
+    return "on"
 
 
 def _check_sdpa(unet, torch) -> str:
@@ -115,3 +124,14 @@ def _fuse_qkv(loaded, settings) -> str:
         return "skipped: no self-attention could be fused"
     loaded.fuser = fuser
     return f"on ({count} self-attention layers)"
+
+
+def _tensor_ip_scale(loaded) -> str:
+    from lookalike.generation.ip_scale import IpScaler
+
+    scaler = IpScaler(loaded.pipe.unet)
+    if not len(scaler):
+        return "skipped: no IP-Adapter processor of the expected kind"
+    loaded.ip_scaler = scaler
+    return f"on ({len(scaler)} cross-attention layers)"
+

@@ -102,6 +102,7 @@ class LoadedPipeline:
     folder: Any = None  # fusion.LoraFolder while LoRAs are folded into the weights
     fuser: Any = None  # fusion.QkvFuser while self-attention q/k/v are fused
     preview_vae: Any = None  # the tiny VAE, loaded on first use
+    ip_scaler: Any = None  # ip_scale.IpScaler while the adapter's scale lives in tensors
 
     def ensure_scheduler_lora(self, lora: SchedulerLora, models_dir: Path) -> str:
         name = f"sched_{lora.scheduler}"

@@ -70,14 +70,13 @@ def test_loras_are_folded_and_restored_exactly(fast_engine, tiny):
     assert torch.equal(layer.base_layer.weight, original)
 
 
-def test_fused_qkv_leaves_the_adapters_processors(fast_engine, tiny):
-    from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
-
+def test_fused_qkv_on_self_attention_and_the_adapter_on_cross_attention(fast_engine, tiny):
     from lookalike.generation.fusion import FusedSelfAttnProcessor
+    from lookalike.generation.ip_scale import TensorScaleIPProcessor
 
     processors = fast_engine.pipeline(tiny).pipe.unet.attn_processors
     fused = [n for n, p in processors.items() if isinstance(p, FusedSelfAttnProcessor)]
-    ip = [n for n, p in processors.items() if isinstance(p, IPAdapterAttnProcessor2_0)]
+    ip = [n for n, p in processors.items() if isinstance(p, TensorScaleIPProcessor)]
     assert fused and all(n.endswith("attn1.processor") for n in fused)
     assert ip and all(n.endswith("attn2.processor") for n in ip)
 
@@ -96,18 +95,34 @@ def test_switches_can_be_turned_off_one_by_one(gen_settings, tiny):
     }
 
 
-def test_unknown_compile_mode_is_reported_not_raised(monkeypatch):
-    from types import SimpleNamespace
+def test_compile_decision_on_cuda_and_cpu():
+    from lookalike.generation.fast import compile_decision
 
-    import torch
+    assert compile_decision(Settings(compile_mode="reduce-overhead"), on_cuda=True) == "on"
+    assert compile_decision(Settings(), on_cuda=False) == "skipped: torch.compile is used on CUDA only"
+    assert compile_decision(Settings(fast_compile=False), on_cuda=True) == "off"
+    assert compile_decision(Settings(compile_mode="warp-speed"), on_cuda=True).startswith(
+        "skipped: unknown compile_mode 'warp-speed'"
+    )
 
-    from lookalike.generation import fast
 
-    # The mode check runs only on CUDA; pretend, without touching a GPU.
-    loaded = SimpleNamespace(device=torch.device("cuda"), dtype=torch.float16, pipe=None)
-    settings = Settings(fast_path=True, fast_channels_last=False, fast_merge_lora=False, fast_fuse_qkv=False,
-                        compile_mode="warp-speed")
-    monkeypatch.setattr(fast, "_check_sdpa", lambda unet, torch: "on")
-    loaded.pipe = SimpleNamespace(unet=None)
-    report = fast.apply_fast_path(loaded, settings)
-    assert report["compile"].startswith("skipped: unknown compile_mode 'warp-speed'")
+def test_one_compiled_graph_serves_every_faceid_weight(gen_settings, tiny):
+    """With the scale in a tensor, new weights do not recompile (diffusers' float scale did: 5 weights, 5 graphs).
+
+    Dynamo's "eager" backend traces without inductor, so this runs on the CPU.
+    """
+    from torch._dynamo.utils import counters
+
+    from lookalike.generation.engine import Engine
+    from lookalike.generation.pipelines import PipelineCache
+
+    settings = Settings(data_dir=gen_settings.data_dir, models_dir=gen_settings.models_dir, device="cpu", fast_path=True)
+    engine = Engine(settings, cache=PipelineCache(settings.models_dir))
+    loaded = engine.pipeline(tiny)
+    assert loaded.fast["ip_scale"].startswith("on (")
+    loaded.pipe.unet.compile(backend="eager", dynamic=False)
+    engine.generate(request(tiny, [(unit(1), 1.0)], cfg_scale=1.0))
+    graphs = counters["stats"]["unique_graphs"]
+    for weight in (0.5, 1.3, 0.0):
+        engine.generate(request(tiny, [(unit(1), weight)], cfg_scale=1.0))
+    assert counters["stats"]["unique_graphs"] == graphs
