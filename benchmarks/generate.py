@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import tempfile
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         sync()
         return time.perf_counter() - start, time.process_time() - cpu
 
-    print(f"date: {dt.datetime.now().isoformat(timespec='seconds')}", flush=True)
+    print(f"date: {dt.datetime.now().isoformat(timespec='seconds')}; load average {_load()}", flush=True)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu'}), "
           f"{dtype_name}; torch {torch.__version__}")
@@ -249,7 +250,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  cpu time: lookalike {oc:.3f}s, bare {bc:.3f}s, ratio {oc / bc:.3f}")
         print(f"  wall runs lookalike {[round(w, 3) for w, _ in ours]}, bare {[round(w, 3) for w, _ in theirs]}",
               flush=True)
+        # Pairwise: each of ours against the bare run right after it, so that a
+        # burst of load on the shared machine hits both sides of one pair.
+        pairs = sorted(w / b for (w, _), (b, _) in zip(ours, theirs, strict=True))
+        print(f"  pairwise wall ratios: median {statistics.median(pairs):.3f}, min {pairs[0]:.3f}, "
+              f"max {pairs[-1]:.3f}; load average now {_load()}", flush=True)
     return 0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 if __name__ == "__main__":
