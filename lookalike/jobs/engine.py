@@ -34,6 +34,7 @@ class OutputImage:
     width: int
     height: int
     identity_score: float | None = None
+    postprocess: str | None = None  # what the finishing steps did, when any was asked for
 
 
 class PromptEngine(Protocol):
@@ -123,4 +124,14 @@ def _output(image: Any) -> OutputImage:
         width=width,
         height=height,
         identity_score=None if score is None else float(score),
+        postprocess=_postprocess_summary(image),
     )
+
+
+def _postprocess_summary(image: Any) -> str | None:
+    parameters = getattr(image, "parameters", None)
+    if not parameters:
+        return None
+    from lookalike.postprocess.pipeline import summary_from_parameters
+
+    return summary_from_parameters(parameters)

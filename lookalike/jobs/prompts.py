@@ -131,8 +131,18 @@ def _with_images(query):
     return query.options(selectinload(PromptRow.images))
 
 
-def image_row(prompt_id: int, position: int, *, seed: int, width: int, height: int, score: float | None) -> PromptImageRow:
+def image_row(
+    prompt_id: int,
+    position: int,
+    *,
+    seed: int,
+    width: int,
+    height: int,
+    score: float | None,
+    postprocess: str | None = None,
+) -> PromptImageRow:
     return PromptImageRow(
+        postprocess=postprocess,
         position=position,
         blob_key=f"{blob_prefix(prompt_id)}/{position}.png",
         seed=seed,

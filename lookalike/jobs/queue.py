@@ -210,7 +210,13 @@ class JobQueue:
         rows = []
         for position, image in enumerate(images):
             row = image_row(
-                prompt_id, position, seed=image.seed, width=image.width, height=image.height, score=image.identity_score
+                prompt_id,
+                position,
+                seed=image.seed,
+                width=image.width,
+                height=image.height,
+                score=image.identity_score,
+                postprocess=image.postprocess,
             )
             row.blob_key = f"{prefix}/{position}.png"
             self.blobs.put(row.blob_key, image.png)

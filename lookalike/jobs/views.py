@@ -31,6 +31,7 @@ def prompt_to_dict(row: PromptRow, base_url: str) -> dict:
                 "width": image.width,
                 "height": image.height,
                 "identity_score": None if image.identity_score is None else round(image.identity_score, 4),
+                "postprocess": image.postprocess,
             }
             for image in row.images
         ],

@@ -166,6 +166,8 @@ class PromptImageRow(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     identity_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # e.g. "face_swap skipped (no realistic face); super_resolution applied"; None when no step was asked for.
+    postprocess: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     prompt: Mapped[PromptRow] = relationship(back_populates="images")
 

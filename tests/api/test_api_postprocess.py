@@ -43,6 +43,9 @@ def test_true_flags_are_applied_and_recorded(server, api, photo_files):
     parameters = png.text["parameters"]
     assert 'Postprocess: "face_swap skipped (no face found' in parameters
     assert parameters.endswith('; super_resolution applied"')
+    # The same record in the API, so a client need not read PNG chunks.
+    summary = done["image_details"][0]["postprocess"]
+    assert summary.startswith("face_swap skipped (no face found") and summary.endswith("; super_resolution applied")
 
 
 @pytest.mark.parametrize("body_kind", ["form", "json"])

@@ -126,3 +126,15 @@ def test_phone_screen_and_keyboard(browser, studio_server, photo_files):
         shoot(page, "5-phone")
     finally:
         context.close()
+
+
+def test_a_finishing_step_without_weights_is_explained_under_the_prompt(page, photo_files):
+    sign_up(page)
+    make_tune(page, [photo_files["1.jpg"]], "Finishing")
+    page.get_by_role("button", name="Educator").click()
+    page.get_by_label("Face correct").check()
+    page.get_by_role("button", name="Generate").click()
+    status = page.locator("#prompt-status")
+    expect(status).to_contain_text("lookalike models pull gfpgan_v1.4")
+    expect(status).to_have_class(re.compile("error"))
+    expect(page.get_by_role("button", name="Generate")).to_be_enabled()

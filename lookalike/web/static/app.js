@@ -204,6 +204,9 @@ function promptFields() {
     scheduler: $("scheduler").value,
   };
   if ($("seed").value !== "") fields.seed = Number($("seed").value);
+  for (const [flag, id] of [["face_swap", "face-swap"], ["face_correct", "face-correct"], ["super_resolution", "super-resolution"]]) {
+    if ($(id).checked) fields[flag] = true;
+  }
   if ($("aspect").value) fields.aspect_ratio = $("aspect").value;
   return fields;
 }
@@ -250,7 +253,8 @@ async function showImages(prompt, container) {
         el("img", { src: url, alt: `image ${i + 1} of prompt ${prompt.id}` }),
         el("figcaption", {},
           el("span", { class: "score" }, score),
-          el("a", { href: url, download: `lookalike-prompt-${prompt.id}-${i + 1}.png` }, "Download")));
+          el("a", { href: url, download: `lookalike-prompt-${prompt.id}-${i + 1}.png` }, "Download")),
+        d.postprocess ? el("p", { class: "finishing-note" }, d.postprocess) : null);
     })
   );
   container.replaceChildren(...figures);
