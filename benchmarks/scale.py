@@ -7,17 +7,19 @@ Every run uses real processes started as a user would: `lookalike serve`
 (LOOKALIKE_QUEUE=celery, PostgreSQL, Redis) and M `lookalike worker`
 processes, each warmed on the tiny model (base model 999), local blobs.
 
-1. Throughput: after a warm-up round, N prompts (text only, 2 steps,
+1. Throughput: in each of R rounds over the setups, after a warm-up, N prompts (text only, 2 steps,
    64x64, one image) are POSTed at once; prompts per second is N over the
    server's own clock, from the first prompt's created_at to the last
-   trained_at. The same load on the in-process worker (`lookalike serve`
-   alone, on the same PostgreSQL) is the reference.
+   trained_at; the median over the rounds is reported. The same load on
+   the in-process worker (`lookalike serve` alone, on the same PostgreSQL)
+   is the reference.
 2. Added latency: single prompts, one at a time, alternating between an
    in-process server and a Celery cluster with one worker (both up at once,
    interleaved so machine noise hits both alike), each timed from the POST
    to the first GET that reads `succeeded` (polled every 5 ms) and by the
-   server's clock (created_at -> trained_at). The difference of the medians
-   is what the broker hop adds: publish, Redis, the worker's claim and lease.
+   server's clock (created_at -> trained_at, and created_at -> started_at,
+   the queue's part alone, free of the engine's noisy time). The difference
+   of the medians is what the broker hop adds: publish, Redis, the claim.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def throughput(url: str, key: str, count: int, warmup: int) -> float:
     return count / span
 
 
-def one_prompt(client: httpx.Client) -> tuple[float, float]:
+def one_prompt(client: httpx.Client) -> tuple[float, float, float]:
     started = time.perf_counter()
     prompt_id = client.post("/tunes/999/prompts", json=BODY).json()["id"]
     while True:
@@ -172,7 +174,12 @@ def one_prompt(client: httpx.Client) -> tuple[float, float]:
         time.sleep(0.005)
     if prompt["status"] != "succeeded":
         raise SystemExit(f"prompt failed: {prompt['error']}")
-    return time.perf_counter() - started, stamp(prompt["trained_at"]) - stamp(prompt["created_at"])
+    return (
+        time.perf_counter() - started,
+        stamp(prompt["trained_at"]) - stamp(prompt["created_at"]),
+        # Committed -> claimed by a worker: the queue's own part, without the engine's time.
+        stamp(prompt["started_at"]) - stamp(prompt["created_at"]),
+    )
 
 
 def main() -> None:
@@ -182,6 +189,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=24, help="prompts per throughput run")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts to measure")
     parser.add_argument("--latency-prompts", type=int, default=15, help="single prompts per path")
+    parser.add_argument("--rounds", type=int, default=2, help="throughput rounds over all setups (0: latency only)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and logs here (default: a temp dir)")
     args = parser.parse_args()
     if not args.postgres_url or not args.redis_url:
@@ -208,17 +216,26 @@ def main() -> None:
                 "LOOKALIKE_WORKER_POLL_S": "0.5",
             }
 
-        rates: dict[str, float] = {}
-        with database(args.postgres_url) as db, cluster(root / "inprocess", env_for(db, "inprocess", "inprocess"), 0) as (url, key):
-            rates["in-process worker"] = throughput(url, key, args.prompts, warmup=2)
-            print(f"in-process worker: {rates['in-process worker']:.2f} prompts/s", flush=True)
-        for count in [int(n) for n in args.workers.split(",")]:
-            label = f"{count} Celery worker{'s' if count > 1 else ''}"
-            with database(args.postgres_url) as db, cluster(root / f"celery{count}", env_for(db, "celery", f"c{count}"), count) as (url, key):
-                rates[label] = throughput(url, key, args.prompts, warmup=2 * count)
-            print(f"{label}: {rates[label]:.2f} prompts/s", flush=True)
+        # Rounds over all setups, so that a burst of load from elsewhere on a
+        # shared machine does not land on one setup only; the median is reported.
+        rates: dict[str, list[float]] = {}
+        loads: list[float] = []
+        setups = [(0, "in-process worker")] + [
+            (int(n), f"{n} Celery worker{'s' if int(n) > 1 else ''}") for n in args.workers.split(",")
+        ]
+        for round_ in range(args.rounds):
+            for count, label in setups:
+                name = f"r{round_}-{'inprocess' if count == 0 else f'c{count}'}"
+                env = env_for("", "inprocess" if count == 0 else "celery", name)
+                with database(args.postgres_url) as db:
+                    env["LOOKALIKE_DATABASE_URL"] = db
+                    with cluster(root / name, env, count) as (url, key):
+                        rate = throughput(url, key, args.prompts, warmup=max(2, 2 * count))
+                        loads.append(os.getloadavg()[0])
+                rates.setdefault(label, []).append(rate)
+                print(f"round {round_ + 1}, {label}: {rate:.2f} prompts/s (load average {loads[-1]:.1f})", flush=True)
 
-        samples: dict[str, list[tuple[float, float]]] = {"in-process": [], "celery": []}
+        samples: dict[str, list[tuple[float, float, float]]] = {"in-process": [], "celery": []}
         with ExitStack() as stack:
             db_a = stack.enter_context(database(args.postgres_url))
             db_b = stack.enter_context(database(args.postgres_url))
@@ -234,21 +251,27 @@ def main() -> None:
                 for name, client in clients.items():
                     samples[name].append(one_prompt(client))
 
+    if rates:
+        print()
+        print(f"| setup | prompts/s (median of {args.rounds}) | each round |")
+        print("|---|---|---|")
+        for label, values in rates.items():
+            print(f"| {label} | {statistics.median(values):.2f} | {', '.join(f'{v:.2f}' for v in values)} |")
+        print(f"\n1-minute load average after each throughput run: {min(loads):.1f} to {max(loads):.1f} ({os.cpu_count()} cores)")
     print()
-    print("| setup | prompts/s |")
-    print("|---|---|")
-    for label, rate in rates.items():
-        print(f"| {label} | {rate:.2f} |")
-    print()
-    print("| path (1 prompt at a time) | wall median (POST -> GET succeeded) | server median (created_at -> trained_at) |")
-    print("|---|---|---|")
-    for name, values in samples.items():
-        wall = statistics.median(v[0] for v in values) * 1000
-        server = statistics.median(v[1] for v in values) * 1000
-        print(f"| {name} | {wall:.0f} ms | {server:.0f} ms |")
-    added_wall = (statistics.median(v[0] for v in samples["celery"]) - statistics.median(v[0] for v in samples["in-process"])) * 1000
-    added_server = (statistics.median(v[1] for v in samples["celery"]) - statistics.median(v[1] for v in samples["in-process"])) * 1000
-    print(f"\nadded by the Celery path: {added_wall:.0f} ms wall, {added_server:.0f} ms by the server's clock")
+    print(
+        "| path (1 prompt at a time) | wall median (POST -> GET succeeded) | server median (created_at -> trained_at) "
+        "| queue median (created_at -> started_at) |"
+    )
+    print("|---|---|---|---|")
+    medians = {name: [statistics.median(v[i] for v in values) * 1000 for i in range(3)] for name, values in samples.items()}
+    for name, (wall, server, queue) in medians.items():
+        print(f"| {name} | {wall:.0f} ms | {server:.0f} ms | {queue:.0f} ms |")
+    added = [c - i for c, i in zip(medians["celery"], medians["in-process"])]
+    print(
+        f"\nadded by the Celery path: {added[0]:.0f} ms wall, {added[1]:.0f} ms by the server's clock, "
+        f"{added[2]:.0f} ms before a worker starts the prompt (load average now {os.getloadavg()[0]:.1f})"
+    )
 
 
 if __name__ == "__main__":

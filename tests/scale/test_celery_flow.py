@@ -73,9 +73,12 @@ def test_faceid_prompt_on_the_tiny_model_through_a_worker(tmp_path, pg_url, redi
     server.env = env
     worker = WorkerProcess(env, "gpu0", tmp_path)
     try:
+        # The worker first: it writes the tiny model into the shared models
+        # directory, and catalog/tiny.py is not safe against two processes
+        # writing it at the same moment (one may remove the other's fresh copy).
         worker.start()
-        server.start()
         worker.wait_ready(timeout=120)
+        server.start()
         with server.client(key) as client:
             tune = client.post(
                 "/tunes",
