@@ -31,4 +31,11 @@ def readyz(ctx: Ctx) -> JSONResponse:
     }
     if state.warmup_error:
         body["error"] = state.warmup_error
+    broker = getattr(state, "broker", None)
+    if broker is not None:
+        # Celery mode: prompts are still accepted while the broker is down (they
+        # wait in the database), so this informs; it does not make the API unready.
+        body["broker"] = broker
+        if getattr(state, "broker_error", None):
+            body["broker_error"] = state.broker_error
     return JSONResponse(body, status_code=200 if worker.ready else 503)

@@ -106,8 +106,11 @@ def test_redis_stopped_prompts_wait_and_run_when_it_is_back(tmp_path, pg_url, pr
                 during.append(response.json()["id"])
             assert client.get(f"/prompts/{during[0]}").json()["status"] == "queued"
             time.sleep(3)
+            ready = client.get("/readyz").json()
+            assert ready["broker"] == "unavailable" and ready["broker_error"]["code"] == "broker_unavailable"
             private_redis.start()  # same port, empty
             done = wait_all(client, before + during, timeout=45)
+            assert client.get("/readyz").json()["broker"] == "ok"
         assert [p["status"] for p in done] == ["succeeded"] * 6
         assert all(r["images"] == 1 and r["status"] == "succeeded" for r in rows(pg_url))
     finally:
