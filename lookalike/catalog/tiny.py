@@ -13,6 +13,7 @@ makes a full-size adapter the same way.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -52,21 +53,24 @@ def ensure_tiny_model(models_dir: Path) -> Path:
     if _is_current(root):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and swapped in, so that a process that dies half-way (or
-    # two test workers racing) never leaves a half-written model behind.
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=root.parent))
-    try:
-        write_tiny_model(staging)
-        if root.exists():
-            shutil.rmtree(root, ignore_errors=True)
+    # Two processes on one models folder (an API server and a worker starting
+    # together) take turns: without the lock the second could remove the copy
+    # the first has just swapped in and is loading.
+    with open(root.parent / ".tiny.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_current(root):
+            return root
+        # Written aside and swapped in, so that a process that dies half-way
+        # never leaves a half-written model behind.
+        staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=root.parent))
         try:
+            write_tiny_model(staging)
+            if root.exists():
+                shutil.rmtree(root, ignore_errors=True)
             os.replace(staging, root)
-        except OSError:
-            if not _is_current(root):  # somebody else won the race with a good copy otherwise
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     return root
 
 
