@@ -96,17 +96,7 @@ def build_context(settings: Settings, *, engine: PromptEngine | None = None) -> 
         prompts=PromptStore(services.sessions, services.blobs),
         queue=JobQueue(services.sessions, services.blobs),
         engine=engine,
-        callbacks=CallbackDispatcher(
-            services.sessions,
-            accounts.callback_secret,
-            DeliveryPolicy(
-                max_attempts=settings.callback_max_attempts,
-                backoff_s=settings.callback_backoff_s,
-                backoff_max_s=settings.callback_backoff_max_s,
-                timeout_s=settings.callback_timeout_s,
-                allow_private=settings.callback_allow_private,
-            ),
-        ),
+        callbacks=CallbackDispatcher(services.sessions, accounts.callback_secret, DeliveryPolicy.from_settings(settings)),
         limiter=TokenBuckets(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst),
         tune_slots=threading.BoundedSemaphore(settings.max_concurrent_tunes or os.cpu_count() or 1),
     )

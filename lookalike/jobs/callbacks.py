@@ -112,6 +112,16 @@ class DeliveryPolicy:
     timeout_s: float
     allow_private: bool
 
+    @classmethod
+    def from_settings(cls, settings) -> DeliveryPolicy:
+        return cls(
+            max_attempts=settings.callback_max_attempts,
+            backoff_s=settings.callback_backoff_s,
+            backoff_max_s=settings.callback_backoff_max_s,
+            timeout_s=settings.callback_timeout_s,
+            allow_private=settings.callback_allow_private,
+        )
+
 
 class CallbackDispatcher:
     def __init__(self, sessions: sessionmaker[Session], secret_for, policy: DeliveryPolicy, *, threads: int = 4) -> None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lookalike.errors import BrokerUnavailableError, LookalikeError
+from lookalike.errors import BrokerUnavailableError
 from lookalike.jobs.queue import JobQueue
-from lookalike.jobs.worker import READY, STOPPED, WARMING, WARMUP_FAILED, WorkerState
+from lookalike.jobs.worker import READY, STOPPED, WorkerState, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -106,23 +105,7 @@ class Publisher:
             self._wake.clear()
 
     def _warm(self) -> None:
-        self.state.phase = WARMING
-        started = time.perf_counter()
-        try:
-            self.warmup()
-        except LookalikeError as exc:
-            self.state.warmup_error, self.state.phase = exc.to_dict(), WARMUP_FAILED
-            log.error("warm-up failed: %s", exc.message)
-            return
-        except Exception as exc:
-            # A broken face model must not take the API down; /readyz reports it.
-            self.state.warmup_error = {"code": "warmup_failed", "message": f"{type(exc).__name__}: {exc}"}
-            self.state.phase = WARMUP_FAILED
-            log.exception("warm-up failed")
-            return
-        finally:
-            self.state.warmup_seconds = round(time.perf_counter() - started, 3)
-        self.state.phase = READY
+        warm_up(self.state, self.warmup)
 
 
 def celery_publisher(settings, queue: JobQueue, *, warmup: Callable[[], None]) -> Publisher:

@@ -73,17 +73,10 @@ class RemoteWorker:
         # rows in the shared database; API servers resume any left pending).
         from lookalike.accounts.service import AccountService
 
-        settings = self.settings
         self.callbacks = CallbackDispatcher(
             self.services.sessions,
             AccountService(self.services.sessions).callback_secret,
-            DeliveryPolicy(
-                max_attempts=settings.callback_max_attempts,
-                backoff_s=settings.callback_backoff_s,
-                backoff_max_s=settings.callback_backoff_max_s,
-                timeout_s=settings.callback_timeout_s,
-                allow_private=settings.callback_allow_private,
-            ),
+            DeliveryPolicy.from_settings(self.settings),
         )
 
     def warm(self) -> None:

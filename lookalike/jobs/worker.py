@@ -92,24 +92,7 @@ class Worker:
                 self._stop.wait(self.poll_s)
 
     def _warm(self) -> None:
-        self.state.phase = WARMING
-        started = time.perf_counter()
-        try:
-            self.warmup()
-        except LookalikeError as exc:
-            self.state.warmup_error = exc.to_dict()
-            self.state.phase = WARMUP_FAILED
-            log.error("warm-up failed: %s", exc.message)
-            return
-        except Exception as exc:
-            # A broken model must not take the API down; /readyz reports it.
-            self.state.warmup_error = {"code": "warmup_failed", "message": f"{type(exc).__name__}: {exc}"}
-            self.state.phase = WARMUP_FAILED
-            log.exception("warm-up failed")
-            return
-        finally:
-            self.state.warmup_seconds = round(time.perf_counter() - started, 3)
-        self.state.phase = READY
+        warm_up(self.state, self.warmup)
 
     def _companions(self, row: PromptRow) -> list[PromptRow]:
         """``row`` plus queued prompts that can share its generation call (jobs/batching.py)."""
@@ -157,3 +140,26 @@ class Worker:
         self.state.processed += 1
         if done is not None:
             self.on_done(done)
+
+
+def warm_up(state: WorkerState, warmup: Callable[[], None]) -> None:
+    """Run ``warmup``, recording its phase, time and any error in ``state`` for /readyz.
+
+    A broken model must not take the API down: the error is kept, not raised.
+    """
+    state.phase = WARMING
+    started = time.perf_counter()
+    try:
+        warmup()
+    except LookalikeError as exc:
+        state.warmup_error, state.phase = exc.to_dict(), WARMUP_FAILED
+        log.error("warm-up failed: %s", exc.message)
+        return
+    except Exception as exc:
+        state.warmup_error = {"code": "warmup_failed", "message": f"{type(exc).__name__}: {exc}"}
+        state.phase = WARMUP_FAILED
+        log.exception("warm-up failed")
+        return
+    finally:
+        state.warmup_seconds = round(time.perf_counter() - started, 3)
+    state.phase = READY
