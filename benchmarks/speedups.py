@@ -14,6 +14,11 @@ quality numbers are a check that the code path works, not a measure of
 image quality (that needs real weights: owed).
 
     python benchmarks/speedups.py --workdir /tmp/x/bench --size 256 --steps 8
+    python benchmarks/speedups.py --workdir /tmp/x/bench --size 256 --flops-only
+
+``--flops-only`` counts FLOPs instead (torch.utils.flop_counter): a full
+UNet call against a DeepCache-reused one, the full VAE decoder against
+TAESD's. FLOPs do not depend on weights or on the machine's load.
 """
 
 from __future__ import annotations
@@ -53,6 +58,34 @@ def write_random_taesd(models_dir: Path) -> None:
     AutoencoderTiny().save_pretrained(tiny_vae_dir(models_dir), safe_serialization=True)  # taesd's own config
 
 
+def count_flops(root: Path, size: int) -> None:
+    import torch
+    from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lookalike.generation.deepcache import DeepCache
+
+    def count(fn) -> float:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            fn()
+        return float(counter.get_total_flops())
+
+    base = root / "base"
+    unet = UNet2DConditionModel.from_pretrained(str(base), subfolder="unet", local_files_only=True).eval()
+    latents = torch.randn(1, 4, size // 8, size // 8)
+    text = torch.randn(1, 77, unet.config.cross_attention_dim)
+    full = count(lambda: unet(latents, 500, encoder_hidden_states=text))
+    with DeepCache(unet, 2), torch.inference_mode():
+        unet(latents, 500, encoder_hidden_states=text)  # the full call whose features are kept
+        reused = count(lambda: unet(latents, 500, encoder_hidden_states=text))
+    vae = AutoencoderKL.from_pretrained(str(base), subfolder="vae", local_files_only=True).eval()
+    vae_flops = count(lambda: vae.decode(latents))
+    taesd_flops = count(lambda: AutoencoderTiny().eval().decode(latents))
+    print(f"{size}x{size}: UNet full call {full / 1e12:.4f} TFLOP, DeepCache-reused call {reused / 1e12:.4f} TFLOP "
+          f"({reused / full:.3f} of full); VAE decode {vae_flops / 1e12:.4f} TFLOP, TAESD decode "
+          f"{taesd_flops / 1e12:.4f} TFLOP ({taesd_flops / vae_flops:.3f} of the VAE)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=256)
@@ -60,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default="euler")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--flops-only", action="store_true")
     args = parser.parse_args(argv)
+    if args.flops_only:
+        root = args.workdir or Path(tempfile.mkdtemp(prefix="lookalike-bench-"))
+        if not (root / "adapter" / "ip-adapter-faceid_sd15.bin").is_file():
+            write_full_size_model(root, "float32")
+        count_flops(root, args.size)
+        return 0
 
     import torch
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
