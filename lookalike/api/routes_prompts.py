@@ -32,7 +32,11 @@ MAX_TEXT_CHARS = 4000
 # Astria flags we have no step for yet; accepted by name, refused when true,
 # so that nobody gets an image silently without them.
 UNSUPPORTED_FLAGS = ("inpaint_faces", "hires_fix")
-OPTION_FIELDS = ("num_images", "seed", "steps", "cfg_scale", "w", "h", "aspect_ratio", "scheduler", *POSTPROCESS_FIELDS)
+# The speed-ups (docs/GENERATION.md) are ours, not Astria's: off unless asked for.
+SPEEDUP_FIELDS = ("deepcache", "tiny_vae")
+OPTION_FIELDS = (
+    "num_images", "seed", "steps", "cfg_scale", "w", "h", "aspect_ratio", "scheduler", *POSTPROCESS_FIELDS, *SPEEDUP_FIELDS
+)
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, description="Repeat-safe POST: same key, same prompt.")
@@ -68,6 +72,7 @@ def _resolved_options(fields: dict[str, Any], base_model: str) -> tuple[dict[str
         "scheduler": options.scheduler,
         # The finishing steps (lookalike/postprocess), applied by the worker.
         **{name: getattr(options, name) for name in POSTPROCESS_FIELDS},
+        **{name: getattr(options, name) for name in SPEEDUP_FIELDS if getattr(options, name) is not None},
     }
     return resolved, options
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lookalike.prompts.options import ASPECT_RATIOS, MAX_IMAGES, MAX_STEPS, MIN_IMAGES, MIN_STEPS
+from lookalike.prompts.options import ASPECT_RATIOS, MAX_DEEPCACHE, MAX_IMAGES, MAX_STEPS, MIN_IMAGES, MIN_STEPS
 from lookalike.prompts.schedulers import SCHEDULER_NAMES
 
 
@@ -53,6 +53,12 @@ class PromptFields(BaseModel):
     )
     face_swap: bool | None = Field(
         None, description="Put the tune's face on each realistic face, first; skipped (said in the PNG) on illustrations."
+    )
+    deepcache: int | None = Field(
+        None, ge=0, le=MAX_DEEPCACHE, description="Not Astria's: full UNet every N-th step, deep features reused between (0/1: off)."
+    )
+    tiny_vae: bool | None = Field(
+        None, description="Not Astria's: decode with TAESD for a quick preview; 503 until `lookalike models pull taesd`."
     )
     callback: str | None = Field(None, description="POSTed the prompt's JSON once it succeeded or failed.")
 
@@ -109,6 +115,8 @@ class PromptPublic(BaseModel):
     super_resolution: bool
     face_correct: bool
     face_swap: bool
+    deepcache: int | None = None
+    tiny_vae: bool = False
     callback: str | None
     trained_at: str | None
     started_at: str | None

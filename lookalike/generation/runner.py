@@ -111,6 +111,13 @@ def _require_models(services, resolved: ResolvedPrompt) -> None:
 
         if spec.adapter.encoder == BUFFALO_L.id:
             packs.append(BUFFALO_L)
+    wants_tiny_vae = resolved.options.tiny_vae
+    if wants_tiny_vae is None:
+        wants_tiny_vae = services.settings.tiny_vae
+    if wants_tiny_vae:
+        from lookalike.catalog.base_models import TAESD_PACK
+
+        packs.append(TAESD_PACK)
     missing = []
     for pack in packs:
         try:

@@ -46,6 +46,8 @@ def prompt_to_dict(row: PromptRow, base_url: str) -> dict:
         "super_resolution": bool(resolved.get("super_resolution", False)),
         "face_correct": bool(resolved.get("face_correct", False)),
         "face_swap": bool(resolved.get("face_swap", False)),
+        "deepcache": resolved.get("deepcache"),
+        "tiny_vae": bool(resolved.get("tiny_vae", False)),
         "callback": row.callback,
         "trained_at": iso(row.trained_at),
         "started_at": iso(row.started_at),

@@ -154,3 +154,15 @@ def test_prompt_callback_after_a_failed_first_attempt(people):
     assert verify(ann["key"]["callback_secret"], second.body, second.headers[SIGNATURE_HEADER])
     prompt = json.loads(second.body)["prompt"]
     assert prompt["id"] == created.json()["id"] and prompt["status"] == "succeeded" and len(prompt["images"]) == 1
+
+
+def test_speedup_options_are_stored_and_checked(api):
+    made = api.post("/tunes/999/prompts", json={"prompt": {"text": "a lighthouse", "deepcache": 2, "steps": 2}})
+    assert made.status_code == 201, made.text
+    assert made.json()["deepcache"] == 2 and made.json()["tiny_vae"] is False
+    too_far = api.post("/tunes/999/prompts", data={"prompt[text]": "a lighthouse", "prompt[deepcache]": "99"})
+    assert too_far.status_code == 422 and too_far.json()["error"]["field"] == "prompt[deepcache]"
+    # TAESD's weights are not on this machine: refused at once, naming the pull.
+    preview = api.post("/tunes/999/prompts", data={"prompt[text]": "a lighthouse", "prompt[tiny_vae]": "true"})
+    assert preview.status_code == 503, preview.text
+    assert "lookalike models pull taesd" in preview.json()["error"]["hint"]
