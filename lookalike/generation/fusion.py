@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lookalike.generation.attention_io import as_tokens, finish
+
 
 def _is_lora_layer(module) -> bool:
     # PEFT's tuner layers wrap the original module as ``base_layer``.
@@ -113,22 +115,14 @@ class FusedSelfAttnProcessor:
         if encoder_hidden_states is not None or attention_mask is not None or not hasattr(attn, "lookalike_qkv"):
             return self._fallback(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         residual = hidden_states
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channels, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channels, height * width).transpose(1, 2)
+        hidden_states, map_shape = as_tokens(hidden_states)
         batch_size, length, _ = hidden_states.shape
         qkv = attn.lookalike_qkv(hidden_states)
         # Output features are [q | k | v], each heads x head_dim.
         query, key, value = qkv.view(batch_size, length, 3, attn.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(query, key, value, dropout_p=0.0, is_causal=False)
         out = out.transpose(1, 2).reshape(batch_size, length, -1).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if input_ndim == 4:
-            out = out.transpose(-1, -2).reshape(batch, channels, height, width)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        return finish(attn, out, residual, map_shape)
 
 
 def _fusable(attn) -> str | None:

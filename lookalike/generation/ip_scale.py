@@ -20,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lookalike.generation.attention_io import as_tokens, finish
+
 
 class TensorScaleIPProcessor(torch.nn.Module):
     def __init__(self, original) -> None:
@@ -47,10 +49,7 @@ class TensorScaleIPProcessor(torch.nn.Module):
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
         text, ip_states = encoder_hidden_states
         residual = hidden_states
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channels, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channels, height * width).transpose(1, 2)
+        hidden_states, map_shape = as_tokens(hidden_states)
         batch_size = hidden_states.shape[0]
 
         def heads(x):
@@ -64,12 +63,7 @@ class TensorScaleIPProcessor(torch.nn.Module):
             ip_out = F.scaled_dot_product_attention(query, heads(to_k_ip(states)), heads(to_v_ip(states)))
             out = out + self.scale_tensor[index] * ip_out
         out = out.transpose(1, 2).reshape(batch_size, -1, attn.heads * query.shape[-1]).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if input_ndim == 4:
-            out = out.transpose(-1, -2).reshape(batch, channels, height, width)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        return finish(attn, out, residual, map_shape)
 
 
 class IpScaler:
