@@ -4,7 +4,7 @@ An attention processor gets hidden states as tokens (B, N, C) or, in the
 UNet's ResNet-adjacent blocks, as a feature map (B, C, H, W); it attends over
 tokens and must hand back what it was given, after the output projection,
 the residual and the rescale. ``fusion.FusedSelfAttnProcessor`` and
-``ip_scale.TensorScaleIPAttnProcessor`` do only their middle part themselves.
+``ip_scale.TensorScaleIPProcessor`` do only their middle part themselves.
 """
 
 from __future__ import annotations
