@@ -56,7 +56,7 @@ def main() -> None:
 
     import dlib
 
-    from lookalike.faces.backends.dlib_onnx import DlibResNetOnnx
+    from lookalike.faces.backends.dlib import DlibResNetOnnx
     from lookalike.faces.backends.offline import _face_models_dir
 
     root = _face_models_dir()

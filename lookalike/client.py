@@ -7,9 +7,9 @@
 
 Errors come back as the same typed errors the library raises
 (``lookalike.errors``), rebuilt from the ``{"error": {...}}`` body, with the
-HTTP status on ``.status``. Creations are safe to retry: tunes are keyed by
-title and every ``create_prompt`` sends its own Idempotency-Key, so 429 and
-503 answers and dropped connections are retried with backoff.
+HTTP status on ``.status``. Creations are safe to retry: every
+``create_tune`` and ``create_prompt`` sends its own Idempotency-Key, so 429
+and 503 answers and dropped connections are retried with backoff.
 """
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from lookalike import errors as _errors
 from lookalike.errors import GenerationFailedError, LookalikeError, ServerUnreachableError
@@ -99,25 +107,25 @@ class Client:
     # -- transport -----------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        for attempt in range(self.max_retries + 1):
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=_retry_wait,
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_retryable),
+            # Out of attempts: a busy answer is returned to become its typed
+            # error below; a transport error is raised again, as itself.
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        try:
+            response = retrying(self._http.request, method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(f"Cannot reach {self.base_url}: {exc}.") from exc
+        if response.status_code >= 400:
             try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
-                    raise ServerUnreachableError(f"Cannot reach {self.base_url}: {exc}.") from exc
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                time.sleep(_retry_after(response, attempt))
-                continue
-            if response.status_code >= 400:
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = None
-                raise error_from_body(response.status_code, body)
-            return response
-        raise AssertionError("unreachable")  # the loop always returns or raises
+                body = response.json()
+            except ValueError:
+                body = None
+            raise error_from_body(response.status_code, body)
+        return response
 
     def _json(self, method: str, path: str, **kwargs) -> Any:
         return self._request(method, path, **kwargs).json()
@@ -132,6 +140,7 @@ class Client:
         base_tune_id: int | str | None = None,
         *,
         callback: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict:
         data = {"tune[title]": title, "tune[name]": name, "tune[model_type]": "faceid"}
         if base_tune_id is not None:
@@ -139,7 +148,9 @@ class Client:
         if callback:
             data["tune[callback]"] = callback
         files = [("tune[images][]", _photo_part(i, p)) for i, p in enumerate(photos)]
-        return self._json("POST", "/tunes", data=data, files=files)
+        # The key makes the retries below safe: a repeat returns the first tune.
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        return self._json("POST", "/tunes", data=data, files=files, headers=headers)
 
     def list_tunes(self, *, limit: int = 20, offset: int = 0, before_id: int | None = None) -> list[dict]:
         return self._json("GET", "/tunes", params=_page(limit, offset, before_id))
@@ -156,8 +167,20 @@ class Client:
     # -- prompts ---------------------------------------------------------------
 
     def create_prompt(self, tune_id: int, text: str, *, idempotency_key: str | None = None, **options: Any) -> dict:
-        """Queue a prompt; ``options`` are Astria's prompt fields (negative_prompt, num_images, seed, ...)."""
-        body = {"prompt": {"text": text, **{k: v for k, v in options.items() if v is not None}}}
+        """Queue a prompt; ``options`` are Astria's prompt fields (negative_prompt, num_images, seed, ...).
+
+        The request is built from the server's own schema (``PromptCreate``),
+        so a bad option fails here with the error the server would give,
+        before anything is sent.
+        """
+        from lookalike.schemas.prompts import PromptCreate
+
+        unknown = sorted(set(options) - set(PromptCreate.model_fields))
+        if unknown:
+            raise _errors.InvalidFieldError(
+                f"{', '.join(unknown)}: not a prompt field.", field=unknown[0], hint="See PromptCreate for the fields."
+            )
+        body = {"prompt": PromptCreate.parse({"text": text, **options}).sent()}
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         return self._json("POST", f"/tunes/{int(tune_id)}/prompts", json=body, headers=headers)
 
@@ -232,9 +255,22 @@ def _path_of(url: str) -> str:
     return parsed.raw_path.decode("ascii") if parsed.is_absolute_url else url
 
 
-def _retry_after(response: httpx.Response, attempt: int) -> float:
-    header = response.headers.get("Retry-After")
-    try:
-        return min(60.0, max(0.0, float(header))) if header else min(8.0, 0.5 * 2**attempt)
-    except ValueError:
-        return min(8.0, 0.5 * 2**attempt)
+# Retries: 0.5 s, 1, 2, 4, then 8 s between attempts; a busy answer's
+# Retry-After (seconds, at most a minute) replaces the backoff.
+_backoff = wait_exponential(multiplier=0.5, max=8.0)
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code in RETRY_STATUSES
+
+
+def _retry_wait(state: RetryCallState) -> float:
+    outcome = state.outcome
+    if outcome is not None and not outcome.failed:
+        header = outcome.result().headers.get("Retry-After")
+        if header:
+            try:
+                return min(60.0, max(0.0, float(header)))
+            except ValueError:
+                pass  # an HTTP date or garbage: the plain backoff
+    return _backoff(state)

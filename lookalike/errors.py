@@ -216,6 +216,29 @@ class RequestTooLargeError(InputError):
     default_hint = "Send fewer or smaller photos in one request."
 
 
+class InvalidBodyError(InputError):
+    """The request body cannot be read as a form or a JSON object."""
+
+    code = "invalid_body"
+
+
+class BodyTooDeepError(InvalidBodyError):
+    code = "body_too_deep"
+    default_hint = "Send the fields as {\"prompt\": {...}} or {\"tune\": {...}}; nothing nests deeper than a few levels."
+
+
+class NumberTooLongError(InvalidBodyError):
+    code = "number_too_long"
+    default_hint = "Numbers in the body have at most 32 digits; send ids, seeds and sizes as plain decimals."
+
+
+class InvalidUnicodeError(InvalidBodyError):
+    """Text that is not Unicode: invalid UTF-8, or a lone UTF-16 surrogate such as the JSON escape \\ud800."""
+
+    code = "invalid_unicode"
+    default_hint = "Send text as valid UTF-8; a \\uD800-\\uDFFF escape must be half of a surrogate pair."
+
+
 class PostprocessUnavailableError(InputError):
     code = "postprocess_unavailable"
     default_hint = "Leave inpaint_faces and hires_fix off; they arrive in a later release."
@@ -273,3 +296,65 @@ class BrokerUnavailableError(LookalikeError):
 
     code = "broker_unavailable"
     default_hint = "Check LOOKALIKE_BROKER_URL and that Redis is running; queued prompts go out when it is back."
+
+
+# --- photos given as URLs (tune[image_urls]) -------------------------------------
+
+
+class ImageUrlError(InputError):
+    """A photo URL could not be fetched; subclasses say why. ``image_index`` is the URL's position."""
+
+    code = "image_url_error"
+
+
+class ImageUrlInvalidError(ImageUrlError):
+    code = "image_url_invalid"
+    default_hint = "Give an absolute http(s) URL without a user name or password."
+
+
+class ImageUrlForbiddenError(ImageUrlError):
+    code = "image_url_forbidden"
+    default_hint = "Give a public URL; private, loopback, link-local and multicast addresses are refused."
+
+
+class ImageUrlUnreachableError(ImageUrlError):
+    """No answer, a TLS failure, a non-2xx status or too many redirects (``details.reason``)."""
+
+    code = "image_url_unreachable"
+    default_hint = "Check that the URL opens in a browser without logging in, or upload the photo as a file."
+
+
+class ImageUrlTooLargeError(ImageUrlError):
+    code = "image_url_too_large"
+    default_hint = "Link a smaller photo (a few megapixels is plenty) or upload it as a file."
+
+
+class ImageUrlNotImageError(ImageUrlError):
+    code = "image_url_not_image"
+    default_hint = "The URL must serve the photo itself (JPEG, PNG or WebP), not a web page about it."
+
+
+class ImageUrlTimeoutError(ImageUrlError):
+    code = "image_url_timeout"
+    default_hint = "The server holding the photo is too slow; upload the photo as a file instead."
+
+
+class UnsupportedFieldError(InvalidFieldError):
+    """An Astria field this server does not offer (yet): refused by name, never silently dropped."""
+
+    code = "unsupported_field"
+    default_hint = "Leave the field out; docs/ASTRIA.md lists what is offered."
+
+
+class UnknownFieldError(InvalidFieldError):
+    """A field neither Astria nor lookalike defines: most often a typo."""
+
+    code = "unknown_field"
+    default_hint = "Check the spelling against docs/API.md."
+
+
+class InvalidLinkError(LookalikeError):
+    """A signed link that expired, or whose path or signature was changed."""
+
+    code = "invalid_link"
+    default_hint = "Read the tune or prompt again (with your API key) for a fresh link."

@@ -18,11 +18,13 @@ from lookalike.api import (
     routes_gallery,
     routes_health,
     routes_keys,
+    routes_packs,
     routes_prompts,
     routes_tunes,
     routes_web,
 )
 from lookalike.api.context import ApiContext, build_context
+from lookalike.api.json_suffix import JsonSuffix
 from lookalike.api.limits import BodySizeLimit
 from lookalike.config import Settings
 from lookalike.jobs.engine import PromptEngine
@@ -43,6 +45,12 @@ def create_app(settings: Settings, *, engine: PromptEngine | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Migrations and table checks run here, off the event loop.
         context: ApiContext = await run_in_threadpool(build_context, settings, engine=engine)
+        try:
+            # Pack files are read now: a bad one stops the server, naming its file and field.
+            await run_in_threadpool(lambda: context.services.pack_catalog)
+        except BaseException:
+            await run_in_threadpool(context.services.close)
+            raise
         app.state.context = context
         context.start()
         try:
@@ -52,8 +60,9 @@ def create_app(settings: Settings, *, engine: PromptEngine | None = None) -> Fas
 
     app = FastAPI(title="lookalike", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (routes_health, routes_keys, routes_tunes, routes_faces, routes_gallery, routes_prompts):
+    for module in (routes_health, routes_keys, routes_tunes, routes_faces, routes_gallery, routes_prompts, routes_packs):
         app.include_router(module.router)
     routes_web.mount(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(JsonSuffix)
     return app

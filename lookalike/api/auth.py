@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lookalike.accounts.service import Caller
 from lookalike.api.context import Ctx
+from lookalike.api.ratelimit import CREATE, FACE_CHECK
 from lookalike.errors import AuthError, RateLimitedError
 
 
@@ -21,16 +23,33 @@ def bearer_key(request: Request) -> str | None:
     return key.strip()
 
 
-def current_caller(ctx: Ctx, request: Request) -> Caller:
-    return ctx.accounts.authenticate(bearer_key(request))
+# Declared so that /openapi.json shows the bearer scheme on every operation
+# that needs a key (and /docs offers "Authorize"). auto_error is off: a
+# missing or malformed header still answers our own 401 error body.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="lk_...",
+    description="An API key: `lookalike keys create --name NAME` prints one.",
+    auto_error=False,
+)
+
+
+def current_caller(
+    ctx: Ctx,
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> Caller:
+    # HTTPBearer answers None alike for a missing and a malformed header;
+    # bearer_key reads the header itself so that each keeps its own message.
+    return ctx.services.accounts.authenticate(bearer_key(request))
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 def creation_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
-    """The caller, once a token of their creation budget is spent; 429 when none is left."""
-    wait = ctx.limiter.take(caller.key_id)
+    """The caller, once a call of their creation budget is spent; 429 when none is left."""
+    wait = ctx.limiter.take(CREATE, caller.key_id)
     if wait is not None:
         raise RateLimitedError(
             f"Too many tunes and prompts created with this key; try again in {wait:.1f} s.",
@@ -40,3 +59,17 @@ def creation_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
 
 
 CreatingCaller = Annotated[Caller, Depends(creation_allowance)]
+
+
+def face_check_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
+    """The caller, once a call of their face-check budget (its own, same numbers) is spent; 429 when none is left."""
+    wait = ctx.limiter.take(FACE_CHECK, caller.key_id)
+    if wait is not None:
+        raise RateLimitedError(
+            f"Too many face checks with this key; try again in {wait:.1f} s.",
+            retry_after=wait,
+        )
+    return caller
+
+
+CheckingCaller = Annotated[Caller, Depends(face_check_allowance)]

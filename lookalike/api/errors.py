@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lookalike.errors import (
     AuthError,
     ImageTooLargeError,
+    InvalidLinkError,
     InputError,
     LookalikeError,
     ModelIntegrityError,
@@ -31,6 +32,7 @@ STATUS_BY_ERROR: tuple[tuple[type[LookalikeError], int], ...] = (
     (AuthError, 401),
     (RateLimitedError, 429),
     (SignupClosedError, 403),
+    (InvalidLinkError, 403),
     (ImageTooLargeError, 413),
     (RequestTooLargeError, 413),
     (NotFoundError, 404),

@@ -11,28 +11,37 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-from lookalike.errors import InputError, InvalidFieldError, LookalikeError
+from lookalike.errors import (
+    BodyTooDeepError,
+    InvalidBodyError,
+    InvalidFieldError,
+    InvalidUnicodeError,
+    LookalikeError,
+    NumberTooLongError,
+)
+from lookalike.schemas.common import MAX_DIGITS, Upload, parse_int
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
+_INDEX = re.compile(r"[0-9]{1,%d}" % MAX_DIGITS, re.ASCII)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_FIELDS = 200
+# Our bodies nest two or three levels ({"prompt": {"text": ...}}); anything
+# much deeper is an attack on the recursive code that walks it.
+MAX_DEPTH = 16
+# JSON numbers are parsed with int()/float() on the digits: bound them before
+# Python's 4300-digit limit turns into a ValueError (a 500).
+MAX_NUMBER_CHARS = 2 * MAX_DIGITS + 8
 
 
-@dataclass(frozen=True)
-class Upload:
-    data: bytes
-    filename: str | None
-
-
-class BodyFormatError(InputError):
-    code = "invalid_body"
+# The name routes and tests know; the class lives with the other typed errors.
+BodyFormatError = InvalidBodyError
 
 
 def split_key(key: str) -> list[str]:
@@ -40,7 +49,11 @@ def split_key(key: str) -> list[str]:
     match = _KEY.match(key)
     if not match:
         raise BodyFormatError(f"Cannot read the field name {key!r}.", field=key)
-    return [match.group(1), *_PART.findall(match.group(2))]
+    parts = [match.group(1), *_PART.findall(match.group(2))]
+    if len(parts) > MAX_DEPTH:
+        shown = key if len(key) <= 80 else key[:80] + "..."
+        raise BodyTooDeepError(f"Field {shown!r} nests {len(parts)} levels deep; at most {MAX_DEPTH}.", field=shown)
+    return parts
 
 
 def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -51,7 +64,8 @@ def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         node = root
         for i, part in enumerate(parts[:-1]):
             following = parts[i + 1]
-            is_list = following == "" or following.isdigit()
+            # ASCII only: str.isdigit() also takes "²", which int() then refuses.
+            is_list = following == "" or _INDEX.fullmatch(following) is not None
             child = node.get(part)
             if child is None:
                 child = _IndexedList() if is_list else {}
@@ -80,7 +94,7 @@ class _IndexedList:
 
     def add(self, index: str, value: Any) -> None:
         order = len(self.items)
-        self.items.append((int(index) if index else 10**9 + order, order, value))
+        self.items.append((parse_int(index) if index else 10**MAX_DIGITS + order, order, value))
 
     def values(self) -> list[Any]:
         return [value for _, _, value in sorted(self.items)]
@@ -124,18 +138,102 @@ async def _read_form(request: Request, *, max_files: int) -> dict[str, Any]:
             pairs.append((key, value))
     finally:
         await form.close()
-    return nest(pairs)
+    # Starlette never yields a lone surrogate from a form today (invalid UTF-8
+    # becomes U+FFFD or latin-1), but checking costs nothing and keeps both
+    # wire formats under one rule.
+    body = nest(pairs)
+    _check_strings(body)
+    return body
+
+
+class _NumberTooLong(Exception):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _NotJson(Exception):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _NumberTooLong(text)
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _NumberTooLong(text)
+    return float(text)
+
+
+def _json_constant(text: str) -> float:
+    # Python's json takes NaN and Infinity; JSON does not, and no field wants them.
+    raise _NotJson(text)
 
 
 async def _read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Strict: json.loads(bytes) decodes with "surrogatepass", which lets
+        # UTF-8-encoded surrogates (ED A0 80) through as lone surrogates.
+        text = raw.decode(json.detect_encoding(raw))
+    except UnicodeDecodeError as exc:
+        raise InvalidUnicodeError(f"The JSON body is not valid UTF-8: {exc}.") from exc
+    try:
+        body = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
+    except json.JSONDecodeError as exc:
         raise BodyFormatError(f"The JSON body cannot be parsed: {exc}.") from exc
+    except RecursionError as exc:
+        raise BodyTooDeepError(f"The JSON body nests deeper than {MAX_DEPTH} levels.") from exc
+    except _NumberTooLong as exc:
+        raise NumberTooLongError(
+            f"The JSON body has a number of {len(exc.text)} characters ({exc.text[:20]}...); at most {MAX_NUMBER_CHARS}.",
+            details={"max_chars": MAX_NUMBER_CHARS},
+        ) from None
+    except _NotJson as exc:
+        raise BodyFormatError(f"The JSON body cannot be parsed: {exc.text} is not a JSON number.") from None
     if not isinstance(body, dict):
         raise BodyFormatError("The JSON body must be an object.")
+    _check_strings(body)
     return body
+
+
+def _check_strings(body: Any) -> None:
+    """Refuse a body nested deeper than MAX_DEPTH or holding a lone surrogate in any key or string.
+
+    A lone surrogate (JSON allows the escape "\\ud800") is not Unicode: it
+    cannot be encoded as UTF-8, so the database, hashing and logging would
+    each fail on it later. Iterative, so a deep body cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, int, str]] = [(body, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BodyTooDeepError(f"The body nests deeper than {MAX_DEPTH} levels.", details={"max_depth": MAX_DEPTH})
+        if isinstance(node, dict):
+            for key, value in node.items():
+                field = f"{path}[{key}]" if path else str(key)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise _unicode_error(field)
+                stack.append((value, depth + 1, field))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1, f"{path}[{i}]") for i, value in enumerate(node))
+        elif isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise _unicode_error(path)
+        elif isinstance(node, Upload):
+            if node.filename and _SURROGATE.search(node.filename):
+                raise _unicode_error(path)
+
+
+def _unicode_error(field: str) -> InvalidUnicodeError:
+    # The field name itself may hold the surrogate: make it printable before it goes into the answer.
+    shown = field.encode("utf-8", "backslashreplace").decode("utf-8")
+    return InvalidUnicodeError(
+        f"{shown} holds a lone UTF-16 surrogate (like \\ud800), which is not Unicode text.", field=shown
+    )
 
 
 def section(body: dict[str, Any], name: str) -> dict[str, Any]:

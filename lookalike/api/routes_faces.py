@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
-from lookalike.api.auth import CurrentCaller
+from lookalike.api.auth import CheckingCaller
 from lookalike.api.context import ApiContext, Ctx
-from lookalike.api.forms import Upload, read_body
+from lookalike.api.forms import read_body
 from lookalike.api.schemas import CREATE_ERRORS, FaceCheckPublic
 from lookalike.errors import InputError, InvalidFieldError
-from lookalike.tunes.photo_check import PhotoInput, check_photo
+from lookalike.schemas import Upload
 
 router = APIRouter(tags=["faces"])
 
@@ -49,31 +49,31 @@ router = APIRouter(tags=["faces"])
     description=(
         "Answers 200 with `ok: true`, the face's quality and its aligned crop as a PNG data URL, "
         "or `ok: false` with the same `error` object `POST /tunes` would give for this photo. "
-        "Bodies that are not a multipart upload with an `image` file answer 422."
+        "Bodies that are not a multipart upload with an `image` file answer 422. "
+        "Each call spends one of the key's face-check budget (its own, with the creation "
+        "budget's numbers); none left answers 429 with Retry-After."
     ),
 )
-async def check_face(request: Request, ctx: Ctx, _caller: CurrentCaller) -> dict:
+async def check_face(request: Request, ctx: Ctx, _caller: CheckingCaller) -> dict:
     body = await read_body(request, max_files=1)
     upload = body.get("image")
     if not isinstance(upload, Upload):
         raise InvalidFieldError("Send the photo as a multipart file named `image`.", field="image")
     index = _index(body.get("index"))
-    return await run_in_threadpool(_check, ctx, PhotoInput(upload.data, upload.filename), index)
+    return await run_in_threadpool(_check, ctx, upload, index)
 
 
 def _index(value: object) -> int:
     if value in (None, ""):
         return 0
-    if isinstance(value, str) and value.isdigit() and len(value) <= 3:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
         return int(value)
     raise InvalidFieldError("`index` must be a photo position (0, 1, 2...).", field="index")
 
 
-def _check(ctx: ApiContext, photo: PhotoInput, index: int) -> dict:
-    tunes = ctx.tunes()
+def _check(ctx: ApiContext, photo: Upload, index: int) -> dict:
     try:
-        with ctx.tune_slots:
-            checked = check_photo(index, photo, tunes.analyzer, tunes.photo_limits)
+        checked = ctx.services.tunes.check_photo(index, photo)
     except InputError as exc:
         # A refused photo is this endpoint's normal answer, not a failed request.
         return {"ok": False, "index": index, "face": None, "crop": None, "error": exc.to_dict()}

@@ -15,18 +15,22 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The worker has warmed up and takes prompts (503 until then)")
+@router.get(
+    "/readyz",
+    summary="The worker has warmed up and takes prompts (503 until then)",
+    responses={503: {"description": "Still warming up, or the warm-up failed (the body says why)."}},
+)
 def readyz(ctx: Ctx) -> JSONResponse:
     worker = ctx.worker
     if worker is None:
-        return JSONResponse({"status": "ready", "worker": "disabled", "queued": ctx.queue.depth()})
+        return JSONResponse({"status": "ready", "worker": "disabled", "queued": ctx.services.queue.depth()})
     state = worker.state
     body = {
         "status": "ready" if worker.ready else state.phase,
         "worker": state.phase,
         "warmup_seconds": state.warmup_seconds,
         "current_prompt": state.current_prompt,
-        "queued": ctx.queue.depth(),
+        "queued": ctx.services.queue.depth(),
         "processed": state.processed,
     }
     if state.warmup_error:

@@ -35,7 +35,7 @@ async def create_key(request: Request, ctx: Ctx) -> JSONResponse:
     name = body.get("name")
     if not isinstance(name, str):
         raise InvalidFieldError("`name` must be a string of 1 to 255 characters.", field="name")
-    made = await run_in_threadpool(ctx.accounts.create_key, name=name)
+    made = await run_in_threadpool(ctx.services.accounts.create_key, name=name)
     return JSONResponse(
         {"key": made.key, "id": made.key_id, "account_id": made.account_id, "name": made.name, "callback_secret": made.callback_secret},
         status_code=201,

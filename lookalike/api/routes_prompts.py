@@ -2,134 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
 
-from lookalike.api import tune_queries
 from lookalike.api.auth import CreatingCaller, CurrentCaller
-from lookalike.api.context import ApiContext, Ctx
-from lookalike.api.forms import bool_field, fields_named_as_sent, read_body, section, text_field
-from lookalike.api.params import BeforeId, Limit, Offset, PromptId, TuneId
-from lookalike.api.routes_gallery import find_gallery_spec
-from lookalike.api.schemas import CREATE_ERRORS, ERRORS, PromptFields, PromptPublic, request_body
-from lookalike.catalog.base_models import get_base_model
-from lookalike.errors import IdempotencyKeyReusedError, PostprocessUnavailableError, TuneNotFoundError
-from lookalike.jobs.callbacks import check_callback_url
-from lookalike.jobs.engine import PromptSpec
-from lookalike.jobs.prompts import NewPrompt
-from lookalike.jobs.views import prompt_to_dict
-from lookalike.prompts.options import MAX_SEED, POSTPROCESS_FIELDS, GenerationOptions
+from lookalike.api.context import Ctx
+from lookalike.api.forms import fields_named_as_sent, read_body, section
+from lookalike.api.links import LINK_ERRORS, LINK_OPENAPI, LinkOrCaller
+from lookalike.api.params import BeforeId, IdempotencyKey, ImagePosition, Limit, Offset, PromptId, TuneId
+from lookalike.api.schemas import CREATE_ERRORS, ERRORS, request_body
+from lookalike.schemas import PromptCreate, PromptPublic
 
 router = APIRouter(tags=["prompts"])
-
-MAX_TEXT_CHARS = 4000
-# Astria flags we have no step for yet; accepted by name, refused when true,
-# so that nobody gets an image silently without them.
-UNSUPPORTED_FLAGS = ("inpaint_faces", "hires_fix")
-# The speed-ups (docs/GENERATION.md) are ours, not Astria's: off unless asked for.
-SPEEDUP_FIELDS = ("deepcache", "tiny_vae")
-OPTION_FIELDS = (
-    "num_images", "seed", "steps", "cfg_scale", "w", "h", "aspect_ratio", "scheduler", *POSTPROCESS_FIELDS, *SPEEDUP_FIELDS
-)
-
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", max_length=255, description="Repeat-safe POST: same key, same prompt.")
-]
-
-
-def _target(ctx: ApiContext, account_id: int, tune_id: int) -> tuple[str, str]:
-    """("tune" | "gallery", base model slug) for the id in the URL; the caller's own tune wins a tie."""
-    tune = tune_queries.get_own(ctx.services.sessions, account_id=account_id, tune_id=tune_id)
-    if tune is not None:
-        return "tune", tune["base_model"]
-    spec = find_gallery_spec(tune_id)
-    if spec is not None:
-        return "gallery", spec.id
-    raise TuneNotFoundError(f"There is no tune {tune_id}.", details={"tune_id": tune_id})
-
-
-def _resolved_options(fields: dict[str, Any], base_model: str) -> tuple[dict[str, Any], GenerationOptions]:
-    given = {name: fields[name] for name in OPTION_FIELDS if name in fields}
-    options = GenerationOptions.from_fields(given)
-    if options.seed is None:
-        # Chosen now, not at run time, so the response shows it and a prompt
-        # re-run after a restart makes the same images.
-        options = options.with_seed(secrets.randbelow(MAX_SEED + 1))
-    width, height = options.size_for(get_base_model(base_model).native_size)
-    resolved = {
-        "num_images": options.num_images,
-        "seed": options.seed,
-        "steps": options.resolved_steps(),
-        "cfg_scale": options.resolved_cfg(),
-        "w": width,
-        "h": height,
-        "scheduler": options.scheduler,
-        # The finishing steps (lookalike/postprocess), applied by the worker.
-        **{name: getattr(options, name) for name in POSTPROCESS_FIELDS},
-        **{name: getattr(options, name) for name in SPEEDUP_FIELDS if getattr(options, name) is not None},
-    }
-    return resolved, options
-
-
-def _request_hash(fields: dict[str, Any], tune_id: int) -> str:
-    canonical = json.dumps({"tune_id": tune_id, "fields": fields}, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _check_and_store(ctx: ApiContext, account_id: int, tune_id: int, fields: dict[str, Any], key: str | None):
-    request_hash = _request_hash(fields, tune_id)
-    if key:
-        existing = ctx.prompts.find_by_idempotency_key(account_id, key)
-        if existing is not None:
-            if existing.request_hash != request_hash:
-                raise IdempotencyKeyReusedError(
-                    "This Idempotency-Key was used for a different prompt.", details={"prompt_id": existing.id}
-                )
-            return existing, False
-    target, base_model = _target(ctx, account_id, tune_id)
-    text = text_field(fields, "text", prefix="prompt", required=True, max_chars=MAX_TEXT_CHARS)
-    negative = text_field(fields, "negative_prompt", prefix="prompt", max_chars=MAX_TEXT_CHARS) or ""
-    for flag in UNSUPPORTED_FLAGS:
-        if bool_field(fields, flag, prefix="prompt"):
-            raise PostprocessUnavailableError(
-                f"prompt[{flag}] is not available on this server yet.", field=f"prompt[{flag}]"
-            )
-    callback = text_field(fields, "callback", prefix="prompt", max_chars=4096)
-    if callback:
-        callback = check_callback_url(callback, allow_private=ctx.settings.callback_allow_private, field="prompt[callback]")
-    resolved, options = _resolved_options(fields, base_model)
-    ctx.engine.check(
-        PromptSpec(
-            account_id=account_id,
-            tune_id=tune_id if target == "tune" else None,
-            base_model=None if target == "tune" else base_model,
-            text=text,
-            negative_prompt=negative,
-            options=resolved,
-        )
-    )
-    row, created = ctx.prompts.create(
-        NewPrompt(
-            account_id=account_id,
-            tune_id=tune_id,
-            base_model_id=base_model,
-            text=text,
-            negative_prompt=negative,
-            options={"target": target, "resolved": resolved, "aspect_ratio": options.aspect_ratio},
-            callback=callback,
-            idempotency_key=key,
-            request_hash=request_hash,
-        )
-    )
-    if created and ctx.worker is not None:
-        ctx.worker.wake()
-    return row, created
 
 
 @router.post(
@@ -137,18 +21,27 @@ def _check_and_store(ctx: ApiContext, account_id: int, tune_id: int, fields: dic
     status_code=201,
     response_model=PromptPublic,
     responses=CREATE_ERRORS,
-    openapi_extra=request_body("prompt", PromptFields),
+    openapi_extra=request_body("prompt", PromptCreate),
     summary="Queue a prompt on a FaceID tune or a base model (gallery id)",
 )
 async def create_prompt(
-    request: Request, ctx: Ctx, caller: CreatingCaller, tune_id: TuneId, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    caller: CreatingCaller,
+    tune_id: TuneId,
+    idempotency_key: IdempotencyKey = None,
+) -> PromptPublic:
     body = await read_body(request, max_files=0)
     fields = section(body, "prompt")
     with fields_named_as_sent("prompt"):
-        row, created = await run_in_threadpool(_check_and_store, ctx, caller.account_id, tune_id, fields, idempotency_key)
-    headers = {} if created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(prompt_to_dict(row, str(request.base_url)), status_code=201, headers=headers)
+        prompt = PromptCreate.parse(fields)
+        row, created = await run_in_threadpool(
+            ctx.services.prompts.submit, caller.account_id, tune_id, prompt, idempotency_key
+        )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
 
 
 @router.get("/tunes/{tune_id}/prompts", response_model=list[PromptPublic], responses=ERRORS, summary="A tune's prompts")
@@ -160,44 +53,59 @@ def list_tune_prompts(
     limit: Limit = 20,
     offset: Offset = 0,
     before_id: BeforeId = None,
-) -> JSONResponse:
-    _target(ctx, caller.account_id, tune_id)
-    rows = ctx.prompts.list(account_id=caller.account_id, tune_id=tune_id, limit=limit, offset=offset, before_id=before_id)
-    return JSONResponse([prompt_to_dict(r, str(request.base_url)) for r in rows])
+) -> list[PromptPublic]:
+    rows = ctx.services.prompts.list(caller.account_id, tune_id=tune_id, limit=limit, offset=offset, before_id=before_id)
+    return [PromptPublic.from_row(row, str(request.base_url), ctx.services.link) for row in rows]
 
 
 @router.get("/prompts", response_model=list[PromptPublic], responses=ERRORS, summary="All your prompts, newest first")
 def list_prompts(
     request: Request, ctx: Ctx, caller: CurrentCaller, limit: Limit = 20, offset: Offset = 0, before_id: BeforeId = None
-) -> JSONResponse:
-    rows = ctx.prompts.list(account_id=caller.account_id, limit=limit, offset=offset, before_id=before_id)
-    return JSONResponse([prompt_to_dict(r, str(request.base_url)) for r in rows])
+) -> list[PromptPublic]:
+    rows = ctx.services.prompts.list(caller.account_id, limit=limit, offset=offset, before_id=before_id)
+    return [PromptPublic.from_row(row, str(request.base_url), ctx.services.link) for row in rows]
 
 
 @router.get("/tunes/{tune_id}/prompts/{prompt_id}", response_model=PromptPublic, responses=ERRORS, summary="One prompt")
-def get_tune_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, tune_id: TuneId, prompt_id: PromptId) -> JSONResponse:
-    row = ctx.prompts.get(prompt_id, account_id=caller.account_id, tune_id=tune_id)
-    return JSONResponse(prompt_to_dict(row, str(request.base_url)))
+def get_tune_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, tune_id: TuneId, prompt_id: PromptId) -> PromptPublic:
+    row = ctx.services.prompt_store.get(prompt_id, account_id=caller.account_id, tune_id=tune_id)
+    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
 
 
 @router.get("/prompts/{prompt_id}", response_model=PromptPublic, responses=ERRORS, summary="One prompt (any tune)")
-def get_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, prompt_id: PromptId) -> JSONResponse:
-    row = ctx.prompts.get(prompt_id, account_id=caller.account_id)
-    return JSONResponse(prompt_to_dict(row, str(request.base_url)))
+def get_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, prompt_id: PromptId) -> PromptPublic:
+    row = ctx.services.prompt_store.get(prompt_id, account_id=caller.account_id)
+    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
 
 
 @router.delete("/prompts/{prompt_id}", responses=ERRORS, summary="Delete a prompt and its images")
 def delete_prompt(ctx: Ctx, caller: CurrentCaller, prompt_id: PromptId) -> dict:
-    ctx.prompts.delete(prompt_id, account_id=caller.account_id)
-    return {"id": prompt_id, "deleted": True}
+    ctx.services.prompt_store.delete(prompt_id, account_id=caller.account_id)
+    return _deleted(prompt_id)
+
+
+@router.delete(
+    "/tunes/{tune_id}/prompts/{prompt_id}", responses=ERRORS, summary="Delete a prompt and its images (Astria's nested path)"
+)
+def delete_tune_prompt(ctx: Ctx, caller: CurrentCaller, tune_id: TuneId, prompt_id: PromptId) -> dict:
+    store = ctx.services.prompt_store
+    store.get(prompt_id, account_id=caller.account_id, tune_id=tune_id)  # 404 unless it is under this id
+    store.delete(prompt_id, account_id=caller.account_id)
+    return _deleted(prompt_id)
+
+
+def _deleted(prompt_id: int) -> dict:
+    # Astria's body ("message"), with our id and flag beside it.
+    return {"id": prompt_id, "deleted": True, "message": "Prompt successfully deleted"}
 
 
 @router.get(
     "/prompts/{prompt_id}/images/{position}.png",
-    responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "The PNG, with its generation parameters."}},
+    responses={**ERRORS, **LINK_ERRORS, 200: {"content": {"image/png": {}}, "description": "The PNG, with its generation parameters."}},
     response_class=Response,
-    summary="Download one image of a prompt",
+    openapi_extra=LINK_OPENAPI,
+    summary="Download one image of a prompt: with the key, or by its signed link (the URLs in `images`)",
 )
-def get_image(ctx: Ctx, caller: CurrentCaller, prompt_id: PromptId, position: Annotated[int, Path(ge=0, le=64)]) -> Response:
-    data = ctx.prompts.image(prompt_id, position, account_id=caller.account_id)
+def get_image(ctx: Ctx, caller: LinkOrCaller, prompt_id: PromptId, position: ImagePosition) -> Response:
+    data = ctx.services.prompt_store.image(prompt_id, position, account_id=None if caller is None else caller.account_id)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"})

@@ -2,13 +2,22 @@
 
 Each base model has a slug (``id``) and a numeric ``gallery_id``: Astria's
 ``base_tune_id`` is an integer and the HTTP API lists base models as
-"gallery tunes", so both spellings must resolve to the same entry.
+"gallery tunes", so both spellings must resolve to the same entry. Where
+Astria's public gallery has the same model, the gallery id is Astria's own
+(690204 is Realistic Vision V5.1, 666678 SDXL 1.0: code written for Astria
+hard-codes them); models Astria does not list keep small ids of ours. User
+tune ids start above every gallery id (``store.ids.FIRST_USER_TUNE_ID``), so
+an id in a URL never means two things.
 
 Everything a model needs on disk is listed file by file so that
 ``lookalike models pull ID`` can fetch it and an offline machine can say
-exactly what is missing. Digests are ``None`` where no published sha256 is
-known to us; ``catalog.files`` then records the digest of the first download
-and checks it on every later load.
+exactly what is missing. Every Hub repo is pinned to a commit and every
+large file carries its sha256 (its LFS oid), both taken from places that
+publish them (named beside each entry). Where no digest is published (the
+small JSON and text files, and a few weights) the value is ``None`` and
+``catalog.files`` records the digest of the first download and checks it on
+every later load. A repo for which no commit is published stays on ``main``,
+marked TODO where it is used.
 
 This module is imported by the CLI and the API at start: keep it free of
 torch and diffusers.
@@ -19,14 +28,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lookalike.catalog.files import ModelPack, RemoteFile
+from lookalike.catalog.files import HubFile, ModelPack
 from lookalike.errors import UnknownBaseModelError
 
 Family = Literal["sd15", "sdxl"]
 SourceKind = Literal["hub", "local", "single_file", "builtin"]
 AdapterKind = Literal["faceid", "faceid_plusv2"]
 
-HUB_URL = "https://huggingface.co/{repo}/resolve/{revision}/{path}"
+# The branch a repo stays on when no commit of it is published anywhere we
+# could find; every use is marked TODO.
+UNPINNED = "main"
 
 # Encoder names match the keys under which a tune stores its embeddings.
 BUFFALO_L = "buffalo_l"
@@ -88,32 +99,44 @@ class ModelSource:
     kind: SourceKind
     local_dir: str = ""
     repo: str | None = None
-    revision: str = "main"
+    revision: str = UNPINNED
     files: tuple[str, ...] = ()
     sha256: tuple[tuple[str, str], ...] = ()  # (path in repo, digest) where published
     path: str | None = None
 
-    def url(self, path: str) -> str:
-        if self.repo is None:
-            raise ValueError(f"{self.kind} source has no repo to build a URL from")
-        return HUB_URL.format(repo=self.repo, revision=self.revision, path=path)
-
-    def remote_files(self) -> tuple[RemoteFile, ...]:
-        if self.kind != "hub" and not (self.kind == "single_file" and self.repo):
+    def remote_files(self) -> tuple[HubFile, ...]:
+        if self.repo is None or (self.kind != "hub" and self.kind != "single_file"):
             return ()
         digests = dict(self.sha256)
+        unknown = set(digests) - set(self.files)
+        if unknown:
+            raise ValueError(f"digests for files {self.repo} does not list: {sorted(unknown)}")
         return tuple(
-            RemoteFile(url=self.url(name), path=f"{self.local_dir}/{name}", sha256=digests.get(name))
+            HubFile(
+                repo_id=self.repo,
+                filename=name,
+                revision=self.revision,
+                path=f"{self.local_dir}/{name}",
+                sha256=digests.get(name),
+            )
             for name in self.files
         )
 
 
-def hub(repo: str, files: tuple[str, ...], *, revision: str = "main", local_dir: str | None = None) -> ModelSource:
+def hub(
+    repo: str,
+    files: tuple[str, ...],
+    *,
+    revision: str,
+    sha256: dict[str, str] | None = None,
+    local_dir: str | None = None,
+) -> ModelSource:
     return ModelSource(
         kind="hub",
         repo=repo,
         revision=revision,
         files=files,
+        sha256=tuple((sha256 or {}).items()),
         local_dir=local_dir or f"hub/{repo}",
     )
 
@@ -221,6 +244,10 @@ class BaseModelSpec:
 # --- adapters -----------------------------------------------------------------
 
 _FACEID_REPO = "h94/IP-Adapter-FaceID"
+# The commit independent projects pin for this repo (several agree); it holds
+# all three checkpoints below. No sha256 of the .bin files is published
+# anywhere we could find, so their first download's digest is recorded.
+_FACEID_REVISION = "43907e6f44d079bf1a9102d9a6e56aef7a219bae"
 # h94's model card: InsightFace's models are for non-commercial research only,
 # so the FaceID adapters trained on their embeddings are released for research.
 _FACEID_LICENSE = "apache-2.0 (model card: non-commercial research use, as InsightFace buffalo_l)"
@@ -228,7 +255,7 @@ _FACEID_LICENSE = "apache-2.0 (model card: non-commercial research use, as Insig
 FACEID_SD15 = AdapterSpec(
     id="ip-adapter-faceid-sd15",
     kind="faceid",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sd15.bin",)),
+    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sd15.bin",), revision=_FACEID_REVISION),
     weight_name="ip-adapter-faceid_sd15.bin",
     lora_name="ip-adapter-faceid_sd15_lora.safetensors",
     encoder=BUFFALO_L,
@@ -239,22 +266,28 @@ FACEID_SD15 = AdapterSpec(
 FACEID_PLUSV2_SD15 = AdapterSpec(
     id="ip-adapter-faceid-plusv2-sd15",
     kind="faceid_plusv2",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sd15.bin",)),
+    source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sd15.bin",), revision=_FACEID_REVISION),
     weight_name="ip-adapter-faceid-plusv2_sd15.bin",
     lora_name="ip-adapter-faceid-plusv2_sd15_lora.safetensors",
     encoder=BUFFALO_L,
     embedding_dim=512,
     license=_FACEID_LICENSE,
+    # The pair transformers' CLIPVisionModelWithProjection loads, as h94's
+    # PlusV2 example does. (An earlier entry named
+    # "open_clip_pytorch_model.safetensors", which the repo does not have.)
+    # The commit published download scripts and logs name; no published
+    # digest of model.safetensors was found.
     image_encoder=hub(
         "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
-        ("config.json", "open_clip_pytorch_model.safetensors"),
+        ("config.json", "model.safetensors"),
+        revision="1c2b8495b28150b8a4922ee1c8edee224c284c0c",
     ),
 )
 
 FACEID_SDXL = AdapterSpec(
     id="ip-adapter-faceid-sdxl",
     kind="faceid",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sdxl.bin",)),
+    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sdxl.bin",), revision=_FACEID_REVISION),
     weight_name="ip-adapter-faceid_sdxl.bin",
     lora_name="ip-adapter-faceid_sdxl_lora.safetensors",
     encoder=BUFFALO_L,
@@ -279,25 +312,74 @@ TINY_ADAPTER = AdapterSpec(
 
 # --- base models ----------------------------------------------------------------
 
-_SD_VAE_FT_MSE = hub("stabilityai/sd-vae-ft-mse", VAE_FILES)
+# Revisions and digests: refiners (finegrain-ai/refiners,
+# src/refiners/conversion/models/) pins these same files by commit and
+# sha256, and other projects agree; the SD1.5 digests are also the blob names
+# of a published huggingface_hub cache scan at the commit pinned here.
+_SD_VAE_FT_MSE = hub(
+    "stabilityai/sd-vae-ft-mse",
+    VAE_FILES,
+    revision="31f26fdeee1355a5c34592e401dd41e45d25a493",
+    sha256={
+        "config.json": "92d3dfb746fca211a2c9e019e285f8597412211728dce3c5bcf4eda0f2d62e7e",
+        "diffusion_pytorch_model.safetensors": "a1d993488569e928462932c8c38a0760b874d166399b14414135bd9c42df5815",
+    },
+)
 
-def _lora(scheduler: str, repo: str, license: str) -> SchedulerLora:
-    name = "pytorch_lora_weights.safetensors"
-    return SchedulerLora(scheduler=scheduler, source=hub(repo, (name,)), weight_name=name, license=license)
+_LORA_FILE = "pytorch_lora_weights.safetensors"
+
+
+def _lora(scheduler: str, repo: str, license: str, *, revision: str, sha256: str) -> SchedulerLora:
+    source = hub(repo, (_LORA_FILE,), revision=revision, sha256={_LORA_FILE: sha256})
+    return SchedulerLora(scheduler=scheduler, source=source, weight_name=_LORA_FILE, license=license)
 
 
 _SD15_FAST_LORAS = (
-    _lora("lcm", "latent-consistency/lcm-lora-sdv1-5", "openrail++"),
-    _lora("tcd", "h1t/TCD-SD15", "see the model card at https://huggingface.co/h1t/TCD-SD15"),
+    _lora(
+        "lcm",
+        "latent-consistency/lcm-lora-sdv1-5",
+        "openrail++",
+        revision="cf2fced511dbe7e26c8d1d397e728fbab875db4b",
+        sha256="8f90d840e075ff588a58e22c6586e2ae9a6f7922996ee6649a7f01072333afe4",
+    ),
+    # TCD's own README links the SD1.5 LoRA as h1t/TCD-SD15-LoRA (an earlier
+    # entry named "h1t/TCD-SD15"). Digest as published in darkshapes' MIR
+    # model database.
+    _lora(
+        "tcd",
+        "h1t/TCD-SD15-LoRA",
+        "see the model card at https://huggingface.co/h1t/TCD-SD15-LoRA",
+        revision=UNPINNED,  # revision: not pinned, no published commit found (TODO)
+        sha256="eaecb24a1cda4411eab67275b1d991071216ac93693e8fa0c9226c9df0386232",
+    ),
 )
-_SDXL_FAST_LORAS = (_lora("lcm", "latent-consistency/lcm-lora-sdxl", "openrail++"),)
+_SDXL_FAST_LORAS = (
+    _lora(
+        "lcm",
+        "latent-consistency/lcm-lora-sdxl",
+        "openrail++",
+        revision="a18548dd4956b174ec5b0d78d340c8dae0a129cd",
+        sha256="a764e6859b6e04047cd761c08ff0cee96413a8e004c9f07707530cd776b19141",
+    ),
+)
 
 REALISTIC_VISION_V51 = BaseModelSpec(
     id="realistic-vision-v5-1",
-    gallery_id=1,
+    # Astria's gallery id for the same model (its FaceID guide posts prompts to /tunes/690204/prompts).
+    gallery_id=690204,
     name="Realistic Vision V5.1",
     family="sd15",
-    source=hub("SG161222/Realistic_Vision_V5.1_noVAE", SD_DIFFUSERS_FILES),
+    # The snapshot that published diffusers code loading this repo names; the
+    # UNet digest is the one a published model manifest records from the
+    # Hub's API. The other large files have no published digest we found.
+    source=hub(
+        "SG161222/Realistic_Vision_V5.1_noVAE",
+        SD_DIFFUSERS_FILES,
+        revision="1e9f017a7b1eaefb63a1900ea6c5953d2739fd21",
+        sha256={
+            "unet/diffusion_pytorch_model.safetensors": "4e0868e8fcae7d4ea8f8cdd3051704b3b47d741dc8e8629552d1a07f6efb8e32",
+        },
+    ),
     # "noVAE": the checkpoint is meant to be paired with sd-vae-ft-mse, as in
     # h94's own FaceID examples.
     vae=_SD_VAE_FT_MSE,
@@ -312,10 +394,20 @@ REALISTIC_VISION_V51 = BaseModelSpec(
 
 SD15 = BaseModelSpec(
     id="sd-1-5",
+    # Not in Astria's gallery: an id of ours, below every user tune id.
     gallery_id=2,
     name="Stable Diffusion 1.5",
     family="sd15",
-    source=hub("stable-diffusion-v1-5/stable-diffusion-v1-5", SD_DIFFUSERS_FILES),
+    source=hub(
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        SD_DIFFUSERS_FILES,
+        revision="451f4fe16113bff5a5d2269ed5ad43b0592e9a14",
+        sha256={
+            "text_encoder/model.safetensors": "d008943c017f0092921106440254dbbe00b6a285f7883ec8ba160c3faad88334",
+            "unet/diffusion_pytorch_model.safetensors": "19da7aaa4b880e59d56843f1fcb4dd9b599c28a1d9d9af7c1143057c8ffae9f1",
+            "vae/diffusion_pytorch_model.safetensors": "a2b5134f4dbc140d9c11f11cba3233099e00af40f262f136c691fb7d38d2194c",
+        },
+    ),
     adapter=FACEID_SD15,
     adapter_options=(FACEID_PLUSV2_SD15,),
     scheduler_loras=_SD15_FAST_LORAS,
@@ -326,10 +418,21 @@ SD15 = BaseModelSpec(
 
 SDXL_BASE = BaseModelSpec(
     id="sdxl-base-1-0",
-    gallery_id=3,
+    # Astria's gallery id for SDXL 1.0 (its SDXL API page).
+    gallery_id=666678,
     name="Stable Diffusion XL 1.0",
     family="sdxl",
-    source=hub("stabilityai/stable-diffusion-xl-base-1.0", SDXL_DIFFUSERS_FILES),
+    source=hub(
+        "stabilityai/stable-diffusion-xl-base-1.0",
+        SDXL_DIFFUSERS_FILES,
+        revision="462165984030d82259a11f4367a4eed129e94a7b",
+        sha256={
+            "text_encoder/model.safetensors": "5c3d6454dd2d23414b56aa1b5858a72487a656937847b6fea8d0606d7a42cdbc",
+            "text_encoder_2/model.safetensors": "3a6032f63d37ae02bbc74ccd6a27440578cd71701f96532229d0154f55a8d3ff",
+            "unet/diffusion_pytorch_model.safetensors": "357650fbfb3c7b4d94c1f5fd7664da819ad1ff5a839430484b4ec422d03f710a",
+            "vae/diffusion_pytorch_model.safetensors": "1598f3d24932bcfe6634e8b618ea1e30ab1d57f5aad13a6d2de446d2199f2341",
+        },
+    ),
     adapter=FACEID_SDXL,
     scheduler_loras=_SDXL_FAST_LORAS,
     license="openrail++",
@@ -355,7 +458,14 @@ BASE_MODELS: tuple[BaseModelSpec, ...] = (REALISTIC_VISION_V51, SD15, SDXL_BASE,
 
 # The tiny VAE decoder for previews (generation/tiny_vae.py): SD1.5 latents in,
 # pixels out at a fraction of the full VAE's cost. One for every SD1.5 model.
-TAESD_SOURCE = hub("madebyollin/taesd", VAE_FILES)
+TAESD_SOURCE = hub(
+    "madebyollin/taesd",
+    VAE_FILES,
+    revision="614f76814bbe30edbe2e627ace1c2234c81a2c0e",
+    sha256={
+        "diffusion_pytorch_model.safetensors": "db169d69145ec4ff064e49d99c95fa05d3eb04ee453de35824a6d0f325513549",
+    },
+)
 TAESD_PACK = ModelPack(
     id="taesd",
     title="Tiny AutoEncoder for SD1.5 (madebyollin/taesd), preview decoder",
@@ -363,6 +473,17 @@ TAESD_PACK = ModelPack(
     files=TAESD_SOURCE.remote_files(),
 )
 DEFAULT_BASE_MODEL_ID = REALISTIC_VISION_V51.id
+
+
+def _plain_digits(text: str) -> bool:
+    # str.isdigit() also takes "²" and "１" (int() refuses the one, reads the
+    # other), and int() refuses more than 4300 digits.
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def find_gallery_spec(gallery_id: int) -> BaseModelSpec | None:
+    """The base model with this gallery id, or None (a user's own tune id, say)."""
+    return next((spec for spec in BASE_MODELS if spec.gallery_id == gallery_id), None)
 
 
 def get_base_model(ref: str | int) -> BaseModelSpec:
@@ -374,7 +495,7 @@ def get_base_model(ref: str | int) -> BaseModelSpec:
         if isinstance(key, int):
             if spec.gallery_id == key:
                 return spec
-        elif spec.id == key.lower() or (key.isdigit() and spec.gallery_id == int(key)):
+        elif spec.id == key.lower() or (_plain_digits(key) and spec.gallery_id == int(key)):
             return spec
     known = ", ".join(f"{s.id} ({s.gallery_id})" for s in BASE_MODELS)
     raise UnknownBaseModelError(

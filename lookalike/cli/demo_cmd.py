@@ -39,14 +39,14 @@ def demo() -> None:
 
 
 def _generate(svc, tune_id: int) -> None:
-    from lookalike.generation.runner import check_prompt, run_prompt
+    from lookalike.execution.runner import check_prompt, run_prompt
 
     text = f"A professional headshot of ohwx woman, blue blazer, studio lighting <faceid:{tune_id}:1.0>"
     resolved = check_prompt(
-        svc, account_id=None, tune_id=None, text=text, negative_prompt="blurry, low resolution",
+        svc.run_context, account_id=None, tune_id=None, text=text, negative_prompt="blurry, low resolution",
         options={"num_images": 2, "steps": 4, "seed": 42}, base_model="tiny",
     )
-    result = run_prompt(svc, resolved)
+    result = run_prompt(svc.run_context, resolved)
     out = svc.settings.data_dir / "demo"
     out.mkdir(parents=True, exist_ok=True)
     stdout.print(f"prompt: {text}", highlight=False)

@@ -34,10 +34,14 @@ def worker(
         )
     with reporting_errors(False):
         from lookalike.jobs.celery_app import make_celery
-        from lookalike.jobs.remote_worker import RemoteWorker
+        from lookalike.services import Services
 
-        runtime = RemoteWorker(settings, **({"name": name} if name else {}))
-        runtime.warm()
+        services = Services(settings)
+        # Files a killed process left without rows (store/orphans.py), in the background.
+        services.start_blob_sweep()
+        runtime = services.remote_worker(name or None)
+        # Models load once, before the first message is taken.
+        services.warm()
     app = make_celery(settings, runtime.run)
     try:
         # The solo pool runs jobs in this process, where the models were
@@ -56,4 +60,4 @@ def worker(
             ]
         )
     finally:
-        runtime.close()
+        services.close()

@@ -49,7 +49,7 @@ class Engine:
     @property
     def device_and_dtype(self):
         if self._device is None:
-            from lookalike.generation.device import resolve_device
+            from lookalike.device import resolve_device
 
             self._device, self._dtype = resolve_device(self.settings.device, self.settings.dtype)
         return self._device, self._dtype

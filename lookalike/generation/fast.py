@@ -24,10 +24,13 @@ switch that cannot work here is skipped with its reason, never a crash:
 from __future__ import annotations
 
 import logging
+from typing import get_args
+
+from lookalike.config import CompileMode
 
 log = logging.getLogger(__name__)
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_MODES = get_args(CompileMode)
 
 
 def fast_path_wanted(settings, device) -> bool:

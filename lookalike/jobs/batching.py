@@ -15,17 +15,13 @@ delays those by at most one batch, and only while the batch runs.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from lookalike.errors import LookalikeError
-from lookalike.jobs.prompts import PROCESSING, QUEUED
-from lookalike.jobs.queue import JobQueue, spec_of
-from lookalike.store.tables import PromptRow, utcnow
-
-log = logging.getLogger(__name__)
+from lookalike.jobs.prompts import QUEUED
+from lookalike.jobs.queue import JobQueue
+from lookalike.store.tables import PromptRow
 
 WINDOW = 64  # queued rows looked at for companions of the first one
 _PER_IMAGE = ("seed", "num_images")  # resolved options that may differ inside one call
@@ -44,8 +40,8 @@ def image_count(row: PromptRow) -> int:
 def claim_compatible(queue: JobQueue, first: PromptRow, limit_images: int) -> list[PromptRow]:
     """Claim queued prompts compatible with ``first`` (already claimed), up to ``limit_images`` with its own.
 
-    Each claim is the same conditional UPDATE as ``JobQueue.claim_next``, so a
-    prompt another worker took meanwhile is skipped, never run twice.
+    Each claim is ``JobQueue.take_queued``, the one ``claim_next`` makes, so
+    a prompt another worker took meanwhile is skipped, never run twice.
     """
     room = limit_images - image_count(first)
     if room <= 0:
@@ -60,47 +56,12 @@ def claim_compatible(queue: JobQueue, first: PromptRow, limit_images: int) -> li
             count = image_count(row)
             if count > room or batch_key(row) != key:
                 continue
-            now = utcnow()
-            claimed = session.execute(
-                update(PromptRow)
-                .where(PromptRow.id == row.id, PromptRow.status == QUEUED)
-                .values(status=PROCESSING, started_at=now, updated_at=now, attempts=PromptRow.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-            if claimed.rowcount == 1:
+            if queue.take_queued(session, row.id):
                 taken.append(row.id)
                 room -= count
             if room <= 0:
                 break
         return [session.get(PromptRow, prompt_id, populate_existing=True) for prompt_id in taken]
-
-
-def run_batch(engine, rows: list[PromptRow]) -> dict[int, Any]:
-    """Each row's images, or the exception that failed it; one engine call for all that pass their check."""
-    outcomes: dict[int, Any] = {}
-    checked = []
-    for row in rows:
-        try:
-            checked.append((row, engine.check(spec_of(row))))
-        except Exception as exc:  # noqa: BLE001 - this prompt's outcome; the others go on
-            outcomes[row.id] = exc
-    if checked:
-        try:
-            results = engine.run_many([resolved for _, resolved in checked])
-        except Exception as exc:  # noqa: BLE001 - the engine failed as a whole: every prompt in it fails
-            log.exception("batch of %d prompts failed", len(checked))
-            results = [exc] * len(checked)
-        for (row, _), result in zip(checked, results, strict=True):
-            outcomes[row.id] = result
-    return outcomes
-
-
-def error_of(exc: Exception) -> dict[str, Any]:
-    """The stored error of a failed prompt, as the worker writes it for a single prompt."""
-    if isinstance(exc, LookalikeError):
-        return exc.to_dict()
-    return {"code": "generation_failed", "message": f"{type(exc).__name__}: {exc}"}
 
 
 def engine_batch_limit(engine) -> int:

@@ -11,29 +11,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, stop_when_event_set, wait_exponential
 
 from lookalike.errors import CallbackURLError
+from lookalike.net import pinned
+from lookalike.net.pinned import OutboundError
 from lookalike.store.tables import CallbackRow, utcnow
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Lookalike-Signature"
-MAX_URL_LENGTH = 2048
+MAX_URL_LENGTH = pinned.MAX_URL_LENGTH
+# A POST answers at once; a name server that has not answered by then will not.
+_RESOLVE_TIMEOUT_S = 10.0
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
@@ -47,36 +47,29 @@ class DeliveryError(Exception):
 def check_callback_url(url: str, *, allow_private: bool, field: str = "callback") -> str:
     """The URL if it is http(s) and every address its host resolves to is public.
 
-    Resolving here (and again before each delivery) keeps callers from making
-    the server POST into its own network: loopback, RFC 1918, link-local
-    (cloud metadata at 169.254.169.254) and the like.
+    Resolving here (and again before each delivery, whose connection then goes
+    to the address just checked) keeps callers from making the server POST
+    into its own network. The address policy is the one photo fetching uses
+    (``lookalike.net.addresses``): loopback, private, link-local (cloud
+    metadata at 169.254.169.254), multicast, reserved, and IPv6 forms that
+    carry such an IPv4 address inside (``::ffff:127.0.0.1``, NAT64, 6to4).
     """
-    url = (url or "").strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise CallbackURLError(f"The callback URL is longer than {MAX_URL_LENGTH} characters.", field=field)
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise CallbackURLError(f"The callback URL {url!r} cannot be read ({exc}).", field=field) from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackURLError(f"The callback URL must be an http(s) URL with a host; got {url!r}.", field=field)
-    if parts.username or parts.password:
-        raise CallbackURLError("The callback URL must not carry a user name or password.", field=field)
+        parsed = pinned.parse_url(url, max_length=MAX_URL_LENGTH)
+    except OutboundError as exc:
+        raise CallbackURLError(f"The callback URL is not usable: {exc.message}", field=field) from exc
     if allow_private:
-        return url
+        return parsed.url
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise CallbackURLError(f"The callback host {parts.hostname!r} cannot be resolved.", field=field) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            raise CallbackURLError(
-                f"The callback host {parts.hostname!r} resolves to a non-public address ({address}).",
-                field=field,
-            )
-    return url
+        pinned.resolve_url(parsed, allow_private=False, deadline=pinned.deadline_after(_RESOLVE_TIMEOUT_S))
+    except OutboundError as exc:
+        if exc.kind in (pinned.UNREACHABLE, pinned.TIMEOUT):
+            # A name that does not resolve now may resolve at delivery, which
+            # resolves and checks again and connects only to what it checked;
+            # Astria takes such URLs too. A non-public answer is refused now.
+            return parsed.url
+        raise CallbackURLError(f"The callback URL is not usable: {exc.message}", field=field) from exc
+    return parsed.url
 
 
 # -- signing -----------------------------------------------------------------------
@@ -130,7 +123,6 @@ class CallbackDispatcher:
         self.policy = policy
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lookalike-callback")
-        self._client = httpx.Client(timeout=policy.timeout_s, follow_redirects=False)
 
     def enqueue(self, *, account_id: int, url: str, event: str, object_id: int, payload: dict[str, Any]) -> int:
         now = utcnow()
@@ -171,7 +163,6 @@ class CallbackDispatcher:
     def close(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
 
     def _deliver_logged(self, callback_id: int) -> None:
         try:
@@ -210,24 +201,24 @@ class CallbackDispatcher:
 
     def _attempt(self, callback_id: int, url: str, body: bytes, secret: str, event: str) -> None:
         self._count_attempt(callback_id)
+        deadline = pinned.deadline_after(self.policy.timeout_s)
+        headers = [
+            ("Content-Type", "application/json"),
+            ("User-Agent", "lookalike-callback/1"),
+            ("X-Lookalike-Event", event),
+            ("X-Lookalike-Delivery", str(callback_id)),
+            (SIGNATURE_HEADER, sign(secret, body, int(time.time()))),
+        ]
         try:
-            # Checked again at each attempt: DNS may have changed since the POST.
-            check_callback_url(url, allow_private=self.policy.allow_private)
-        except CallbackURLError as exc:
+            # Resolved and checked again at each attempt (DNS may have changed
+            # since the POST), and the connection pinned to the checked address.
+            target = pinned.resolve_url(url, allow_private=self.policy.allow_private, deadline=deadline)
+            # Redirects are not followed: the exchange never does.
+            reply = pinned.exchange(target, "POST", deadline=deadline, headers=headers, content=body, read_body=False)
+        except OutboundError as exc:
             raise DeliveryError(exc.message) from exc
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "lookalike-callback/1",
-            "X-Lookalike-Event": event,
-            "X-Lookalike-Delivery": str(callback_id),
-            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
-        }
-        try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"HTTP {response.status_code}")
+        if not 200 <= reply.status < 300:
+            raise DeliveryError(f"HTTP {reply.status}")
 
     def _count_attempt(self, callback_id: int) -> None:
         with self.sessions() as session:

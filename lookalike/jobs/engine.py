@@ -1,6 +1,6 @@
 """The worker's narrow view of generation: check a prompt, run it, warm up.
 
-``lookalike.generation.runner`` does the work; this adapter is the one place
+``lookalike.execution.runner`` does the work; this adapter is the one place
 that knows its names, and it imports it only when first used so that the API
 process starts without torch.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lookalike.errors import ModelUnavailableError, NotFoundError, UnknownTuneError
+from lookalike.execution.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ class PromptEngine(Protocol):
     def warmup(self, base_models: list[str]) -> None: ...
 
 
-def load_engine(reference: str, services) -> PromptEngine:
-    """The engine named ``"package.module:factory"``, built with the services."""
+def load_engine(reference: str, context: RunContext) -> PromptEngine:
+    """The engine named ``"package.module:factory"``, built with the runner's context."""
     module_name, _, attribute = reference.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attribute or "Engine")
@@ -55,18 +56,18 @@ def load_engine(reference: str, services) -> PromptEngine:
             f"The prompt engine {reference!r} cannot be loaded ({exc}).",
             hint="Set LOOKALIKE_PROMPT_ENGINE to module:factory, or leave it empty for the built-in engine.",
         ) from exc
-    return factory(services)
+    return factory(context)
 
 
 class RunnerEngine:
-    """PromptEngine on top of ``lookalike.generation.runner``."""
+    """PromptEngine on top of ``lookalike.execution.runner``."""
 
-    def __init__(self, services) -> None:
-        self.services = services
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
 
     def _runner(self):
         try:
-            from lookalike.generation import runner
+            from lookalike.execution import runner
         except ImportError as exc:
             raise ModelUnavailableError(
                 f"The generation engine cannot be loaded ({exc}).",
@@ -78,7 +79,7 @@ class RunnerEngine:
         runner = self._runner()
         try:
             return runner.check_prompt(
-                self.services,
+                self.context,
                 account_id=spec.account_id,
                 tune_id=spec.tune_id,
                 text=spec.text,
@@ -92,23 +93,23 @@ class RunnerEngine:
             raise UnknownTuneError(exc.message, field="text", details=exc.details) from exc
 
     def run(self, resolved: Any) -> list[OutputImage]:
-        result = self._runner().run_prompt(self.services, resolved)
+        result = self._runner().run_prompt(self.context, resolved)
         # run_prompt answers a GenerationResult; its images carry seeds and scores.
         return [_output(image) for image in getattr(result, "images", result)]
 
     def run_many(self, resolved: list[Any]) -> list[list[OutputImage] | Exception]:
         """Several checked prompts as one generation batch; each prompt's images or its own error."""
-        outcomes = self._runner().run_prompts(self.services, list(resolved))
+        outcomes = self._runner().run_prompts(self.context, list(resolved))
         return [o if isinstance(o, Exception) else [_output(image) for image in o.images] for o in outcomes]
 
     def batch_limit(self) -> int:
         """Images one generation call may take (``Engine.batch_limit``: 8 on CUDA, 1 on the CPU)."""
-        return int(self.services.generator.batch_limit())
+        return int(self.context.generator().batch_limit())
 
     def warmup(self, base_models: list[str]) -> None:
         runner = self._runner()
         for model in base_models:
-            runner.warmup(self.services, model)
+            runner.warmup(self.context, model)
 
 
 def _output(image: Any) -> OutputImage:
@@ -132,6 +133,6 @@ def _postprocess_summary(image: Any) -> str | None:
     parameters = getattr(image, "parameters", None)
     if not parameters:
         return None
-    from lookalike.postprocess.pipeline import summary_from_parameters
+    from lookalike.execution.runner import postprocess_summary
 
-    return summary_from_parameters(parameters)
+    return postprocess_summary(parameters)

@@ -117,8 +117,15 @@ class PromptStore:
         # cleaned up by the queue when the run ends.
         self.blobs.delete_prefix(blob_prefix(prompt_id))
 
-    def image(self, prompt_id: int, position: int, *, account_id: int) -> bytes:
-        row = self.get(prompt_id, account_id=account_id)
+    def image(self, prompt_id: int, position: int, *, account_id: int | None) -> bytes:
+        """One image's PNG; ``account_id=None`` only for a link the server signed (no owner check)."""
+        if account_id is None:
+            with self.sessions() as session:
+                row = session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)])
+            if row is None:
+                raise PromptNotFoundError(f"There is no prompt {prompt_id}.", details={"prompt_id": prompt_id})
+        else:
+            row = self.get(prompt_id, account_id=account_id)
         for image in row.images:
             if image.position == position:
                 return self.blobs.get(image.blob_key)

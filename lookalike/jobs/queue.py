@@ -15,6 +15,7 @@ exactly one run's, whatever the broker delivered twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from lookalike.jobs.engine import OutputImage, PromptSpec
 from lookalike.jobs.prompts import FAILED, PROCESSING, QUEUED, SUCCEEDED, blob_prefix, image_row
 from lookalike.store.blobs import BlobStore
-from lookalike.store.tables import PromptRow, utcnow
+from lookalike.store.orphans import chunks, numbered_folders, remove_stale
+from lookalike.store.tables import PromptImageRow, PromptRow, utcnow
 
 # What a claim by id found: the worker runs it, or there is nothing to do.
 CLAIMED, FINISHED, GONE, BUSY = "claimed", "finished", "gone", "busy"
@@ -65,6 +67,9 @@ class Claim:
 class JobQueue:
     sessions: sessionmaker[Session]
     blobs: BlobStore
+    # Every "now" of the queue (claims, leases, sweeps, finishing) comes from
+    # here, so lease tests move a fake clock instead of sleeping.
+    clock: Callable[[], datetime] = utcnow
 
     # -- the in-process worker ----------------------------------------------------
 
@@ -76,16 +81,25 @@ class JobQueue:
                 )
                 if prompt_id is None:
                     return None
-                now = utcnow()
-                claimed = session.execute(
-                    update(PromptRow)
-                    .where(PromptRow.id == prompt_id, PromptRow.status == QUEUED)
-                    .values(status=PROCESSING, started_at=now, updated_at=now, attempts=PromptRow.attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-                if claimed.rowcount == 1:
+                if self.take_queued(session, prompt_id):
                     return session.get(PromptRow, prompt_id, populate_existing=True)
+
+    def take_queued(self, session: Session, prompt_id: int) -> bool:
+        """Move one prompt from queued to processing, committed; False when another worker took it first.
+
+        The in-process worker's only claim (the first prompt and its batch
+        companions alike): conditional on the row still being queued, so two
+        workers on one database never both take it.
+        """
+        now = self.clock()
+        taken = session.execute(
+            update(PromptRow)
+            .where(PromptRow.id == prompt_id, PromptRow.status == QUEUED)
+            .values(status=PROCESSING, started_at=now, updated_at=now, attempts=PromptRow.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return taken.rowcount == 1
 
     def requeue_interrupted(self) -> int:
         """Prompts left 'processing' by a process that died go back in line (in-process mode, at start only)."""
@@ -93,7 +107,7 @@ class JobQueue:
             result = session.execute(
                 update(PromptRow)
                 .where(PromptRow.status == PROCESSING)
-                .values(status=QUEUED, updated_at=utcnow())
+                .values(status=QUEUED, updated_at=self.clock())
                 .execution_options(synchronize_session=False)
             )
             session.commit()
@@ -107,7 +121,7 @@ class JobQueue:
 
     def claim(self, prompt_id: int, *, worker: str, lease_s: float) -> Claim:
         """Take the prompt if it is queued, or if the worker that had it let its lease lapse."""
-        now = utcnow()
+        now = self.clock()
         with self.sessions() as session:
             taken = session.execute(
                 update(PromptRow)
@@ -135,7 +149,7 @@ class JobQueue:
 
     def renew(self, prompt_id: int, *, attempt: int, lease_s: float) -> bool:
         """Extend this attempt's lease; False when another attempt took the prompt or it finished."""
-        now = utcnow()
+        now = self.clock()
         with self.sessions() as session:
             result = session.execute(
                 update(PromptRow)
@@ -153,7 +167,7 @@ class JobQueue:
         queued and published long ago (the broker may have lost it); and
         processing under a lapsed lease not published since (its worker died).
         """
-        now = utcnow()
+        now = self.clock()
         due = or_(
             and_(
                 PromptRow.status == QUEUED,
@@ -222,7 +236,7 @@ class JobQueue:
             self.blobs.put(row.blob_key, image.png)
             rows.append(row)
         with self.sessions() as session:
-            now = utcnow()
+            now = self.clock()
             won = session.execute(
                 update(PromptRow)
                 .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
@@ -244,7 +258,7 @@ class JobQueue:
     def fail(self, prompt_id: int, error: dict[str, Any]) -> PromptRow | None:
         """Mark the prompt failed, unless it was deleted or another attempt finished it first."""
         with self.sessions() as session:
-            now = utcnow()
+            now = self.clock()
             result = session.execute(
                 update(PromptRow)
                 .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
@@ -255,6 +269,54 @@ class JobQueue:
             if result.rowcount != 1:
                 return None
             return session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)], populate_existing=True)
+
+    # -- files a killed process left behind ---------------------------------------------
+
+    def sweep_orphan_blobs(self, *, grace_s: float) -> list[str]:
+        """Remove prompt image folders that no row claims; the folders removed.
+
+        Two ways a killed process leaves them: ``prompts/{id}`` of a prompt
+        whose row was deleted but not yet its files (PromptStore.delete), and
+        ``prompts/{id}/a{n}`` of an attempt killed after writing its images
+        but before ``complete`` committed; the prompt then runs again as
+        attempt n+1, so no image row will ever name attempt n's folder. Only
+        prompts that ran more than once can have the second kind. Kept:
+        folders changed within ``grace_s`` (a run finishing elsewhere), the
+        running attempt's folder, and prompt ids from the newest row's on (a
+        database that never had them must not empty the store).
+        """
+        folders = numbered_folders(self.blobs, "prompts")
+        if not folders:
+            return []
+        ids = sorted(folders)
+        rows: dict[int, tuple[str, int]] = {}
+        keys: dict[int, set[str]] = {}
+        with self.sessions() as session:
+            newest = session.scalar(select(func.max(PromptRow.id)))
+            if newest is None:
+                return []
+            for chunk in chunks(ids):
+                found = session.execute(
+                    select(PromptRow.id, PromptRow.status, PromptRow.attempts).where(PromptRow.id.in_(chunk))
+                )
+                rows.update((prompt_id, (status, attempts)) for prompt_id, status, attempts in found)
+            retried = sorted(prompt_id for prompt_id, (_, attempts) in rows.items() if attempts >= 2)
+            for chunk in chunks(retried):
+                found = session.execute(
+                    select(PromptImageRow.prompt_id, PromptImageRow.blob_key).where(PromptImageRow.prompt_id.in_(chunk))
+                )
+                for prompt_id, key in found:
+                    keys.setdefault(prompt_id, set()).add(key)
+        unclaimed = [folders[i] for i in ids if i < newest and i not in rows]
+        for prompt_id in retried:
+            status, attempts = rows[prompt_id]
+            kept = {key.split("/")[2] for key in keys.get(prompt_id, ()) if key.count("/") >= 3}
+            if status == PROCESSING:
+                kept.add(f"a{attempts}")  # the running attempt may be writing right now
+            for name in self.blobs.list_prefixes(blob_prefix(prompt_id)):
+                if name.startswith("a") and name[1:].isascii() and name[1:].isdigit() and name not in kept:
+                    unclaimed.append(f"{blob_prefix(prompt_id)}/{name}")
+        return remove_stale(self.blobs, unclaimed, grace_s=grace_s)
 
     def _attempts(self, prompt_id: int) -> int:
         with self.sessions() as session:

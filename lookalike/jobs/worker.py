@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lookalike.errors import LookalikeError
-from lookalike.jobs.engine import PromptEngine
-from lookalike.jobs.queue import JobQueue, spec_of
+from lookalike.jobs.execute import Claimed, PromptExecutor
+from lookalike.jobs.queue import JobQueue
 from lookalike.store.tables import PromptRow
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ class WorkerState:
 @dataclass
 class Worker:
     queue: JobQueue
-    engine: PromptEngine
-    # Called with each finished prompt (succeeded or failed): sends its callback.
-    on_done: Callable[[PromptRow], None]
+    executor: PromptExecutor
     warmup: Callable[[], None]
     poll_s: float = 2.0
     state: WorkerState = field(default_factory=WorkerState)
@@ -80,11 +78,7 @@ class Worker:
                     self._wake.wait(self.poll_s)
                     self._wake.clear()
                     continue
-                rows = self._companions(row)
-                if len(rows) > 1:
-                    self._process_batch(rows)
-                else:
-                    self._process(row)
+                self._process(self._companions(row))
             except Exception:
                 # The database or the disk failed under us (locked, full):
                 # the thread must outlive it, so back off and try again.
@@ -99,47 +93,18 @@ class Worker:
         from lookalike.jobs.batching import claim_compatible, engine_batch_limit
 
         if self._batch_limit is None:
-            self._batch_limit = engine_batch_limit(self.engine)
+            self._batch_limit = engine_batch_limit(self.executor.engine)
         if self._batch_limit <= 1:
             return [row]
         return [row, *claim_compatible(self.queue, row, self._batch_limit)]
 
-    def _process_batch(self, rows: list[PromptRow]) -> None:
-        from lookalike.jobs.batching import error_of, run_batch
-
+    def _process(self, rows: list[PromptRow]) -> None:
         self.state.current_prompt = rows[0].id
         try:
-            outcomes = run_batch(self.engine, rows)
+            self.executor.execute([Claimed(row) for row in rows])
         finally:
             self.state.current_prompt = None
-        for row in rows:
-            outcome = outcomes[row.id]
-            if isinstance(outcome, Exception):
-                done = self.queue.fail(row.id, error_of(outcome))
-            else:
-                done = self.queue.complete(row.id, outcome)
-            self.state.processed += 1
-            if done is not None:
-                self.on_done(done)
-
-    def _process(self, row: PromptRow) -> None:
-        self.state.current_prompt = row.id
-        try:
-            images = self.engine.run(self.engine.check(spec_of(row)))
-        except LookalikeError as exc:
-            done = self.queue.fail(row.id, exc.to_dict())
-        except Exception as exc:
-            # Any engine crash fails this prompt with its reason and the
-            # worker goes on with the next one.
-            log.exception("prompt %s failed", row.id)
-            done = self.queue.fail(row.id, {"code": "generation_failed", "message": f"{type(exc).__name__}: {exc}"})
-        else:
-            done = self.queue.complete(row.id, images)
-        finally:
-            self.state.current_prompt = None
-        self.state.processed += 1
-        if done is not None:
-            self.on_done(done)
+            self.state.processed += len(rows)
 
 
 def warm_up(state: WorkerState, warmup: Callable[[], None]) -> None:

@@ -19,7 +19,7 @@ def device_and_dtype(settings: Settings, *, allow_half: bool = True):
     """The generator's device, and its dtype unless the network has no half kernels to trust."""
     import torch
 
-    from lookalike.generation.device import resolve_device
+    from lookalike.device import resolve_device
 
     device, dtype = resolve_device(settings.device, settings.dtype)
     if not allow_half or device.type == "cpu":

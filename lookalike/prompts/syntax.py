@@ -15,8 +15,10 @@ from lookalike.errors import (
     FaceIdWeightError,
     PromptTokenError,
     TooManyIdentitiesError,
+    UnknownTuneError,
     UnsupportedPromptTokenError,
 )
+from lookalike.prompts.numbers import parse_decimal
 
 DEFAULT_WEIGHT = 1.0
 MIN_WEIGHT = 0.0
@@ -29,8 +31,14 @@ _CLOSE = r"(?:>|&gt;)"
 _TAG = re.compile(_OPEN + r"\s*([A-Za-z_]+)\s*:([^<>]*?)" + _CLOSE, re.IGNORECASE)
 # An opener followed by "faceid" that never closes.
 _UNCLOSED = re.compile(_OPEN + r"\s*faceid\b[^<>]{0,60}", re.IGNORECASE)
-_TUNE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
-_WEIGHT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# A database id is a plain ASCII decimal; anything else must start with a
+# letter, so that no name is one that int() would still read as a number
+# ("0_1" is tune 1 to int(), "１" too).
+_TUNE_NUMBER = re.compile(r"[0-9]{1,64}", re.ASCII)
+_TUNE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}", re.ASCII)
+# The same bound as the API's path ids: no table holds a larger id, and a
+# 64-bit overflow must not reach the database driver.
+MAX_TUNE_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -88,21 +96,28 @@ def parse_prompt(text: str) -> ParsedPrompt:
 
 def _read_faceid(body: str, raw: str, start: int, end: int) -> FaceIdToken:
     parts = [part.strip() for part in body.split(":")]
-    if len(parts) not in (1, 2) or not _TUNE_ID.fullmatch(parts[0]):
+    if len(parts) not in (1, 2) or not (_TUNE_NUMBER.fullmatch(parts[0]) or _TUNE_NAME.fullmatch(parts[0])):
         raise PromptTokenError(
             f"Malformed identity token {raw!r}: expected <faceid:TUNE_ID> or <faceid:TUNE_ID:WEIGHT>.",
             field="text",
             details={"token": raw},
         )
+    if _TUNE_NUMBER.fullmatch(parts[0]) and int(parts[0]) > MAX_TUNE_ID:
+        raise UnknownTuneError(
+            f"The prompt names tune {parts[0]}, which does not exist (ids go up to {MAX_TUNE_ID}).",
+            field="text",
+            details={"tune_id": parts[0], "token": raw},
+        )
     weight = DEFAULT_WEIGHT
     if len(parts) == 2:
-        if not _WEIGHT.fullmatch(parts[1]):
+        try:
+            weight = parse_decimal(parts[1])
+        except ValueError:
             raise PromptTokenError(
-                f"Malformed identity token {raw!r}: weight {parts[1]!r} is not a number.",
+                f"Malformed identity token {raw!r}: weight {parts[1]!r} is not a plain decimal number.",
                 field="text",
                 details={"token": raw},
-            )
-        weight = float(parts[1])
+            ) from None
     if not (math.isfinite(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT):
         raise FaceIdWeightError(
             f"Identity weight {parts[1]} in {raw!r} is out of range; use {MIN_WEIGHT:g} to {MAX_WEIGHT:g}.",

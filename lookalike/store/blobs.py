@@ -7,11 +7,11 @@ writes a key whole or not at all, so a reader never sees half a file, and
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
+
+from lookalike.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
     from lookalike.config import Settings
@@ -26,6 +26,22 @@ class BlobStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete the key ``prefix`` and every key under ``prefix/``."""
+        ...
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        """The names of the folders directly under ``prefix/``, sorted (``tunes`` -> ``["10000001", ...]``).
+
+        A folder is any name with a key under it; keys directly under
+        ``prefix/`` are not folders and are not listed.
+        """
+        ...
+
+    def last_modified(self, prefix: str) -> float | None:
+        """When the folder ``prefix`` last changed (Unix seconds): its newest key's modification time.
+
+        None when there is no such folder. The orphan sweep (store/orphans.py)
+        uses it to leave alone what a create in progress is writing.
+        """
         ...
 
 
@@ -46,17 +62,7 @@ class LocalBlobStore:
         return self.root.joinpath(*check_key(key).parts)
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self._path(key), data)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -73,6 +79,28 @@ class LocalBlobStore:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        path = self._path(prefix)
+        try:
+            return sorted(entry.name for entry in path.iterdir() if entry.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def last_modified(self, prefix: str) -> float | None:
+        path = self._path(prefix)
+        if not path.is_dir():
+            return None
+        # Folders count too: a folder just made for a write in progress is new
+        # before its first file is; so do temporary files of atomic writes.
+        newest = None
+        for entry in (path, *path.rglob("*")):
+            try:
+                mtime = entry.stat().st_mtime
+            except FileNotFoundError:  # removed while we looked
+                continue
+            newest = mtime if newest is None else max(newest, mtime)
+        return newest
 
 
 def open_blob_store(settings: Settings) -> BlobStore:

@@ -78,6 +78,24 @@ class S3BlobStore:
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             self._call("delete", prefix, self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
+    def list_prefixes(self, prefix: str) -> list[str]:
+        base = self._key(prefix) + "/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        # The delimiter folds every key under base/NAME/ into one CommonPrefix: one
+        # entry per folder, not per object.
+        pages = self._call(
+            "list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"))
+        )
+        names = {entry["Prefix"][len(base) :].rstrip("/") for page in pages for entry in page.get("CommonPrefixes", [])}
+        return sorted(name for name in names if name)
+
+    def last_modified(self, prefix: str) -> float | None:
+        base = self._key(prefix) + "/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call("list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=base)))
+        times = [item["LastModified"].timestamp() for page in pages for item in page.get("Contents", [])]
+        return max(times, default=None)
+
     def _call(self, action: str, key: str, method, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
 

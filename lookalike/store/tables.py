@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Index, JSON, BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -18,6 +18,13 @@ class Base(DeclarativeBase):
 
 class TuneRow(Base):
     __tablename__ = "tunes"
+    # Ids are public and never reused, even after the newest row is deleted
+    # (SQLite would otherwise hand out max(id)+1 again); migration 0005 also
+    # starts them above every gallery id (lookalike.store.ids).
+    __table_args__ = (
+        Index("ix_tunes_account_idempotency_key", "account_id", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Accounts arrive with the HTTP service; the CLI works as the local account.
@@ -27,6 +34,11 @@ class TuneRow(Base):
     token: Mapped[str] = mapped_column(String(64), default="ohwx")
     model_type: Mapped[str] = mapped_column(String(32), default="faceid")
     base_model_id: Mapped[str] = mapped_column(String(128))
+    # "fast" for Astria's mock tunes; None otherwise (the API shows the base model's family).
+    branch: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # A retried POST /tunes with the same Idempotency-Key returns this tune (unique per account).
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     trained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -123,7 +135,7 @@ class PromptRow(Base):
     """A generation job and, once done, its result. The queue is this table (FIFO by id)."""
 
     __tablename__ = "prompts"
-    __table_args__ = (UniqueConstraint("account_id", "idempotency_key"),)
+    __table_args__ = (UniqueConstraint("account_id", "idempotency_key"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -176,6 +188,8 @@ class CallbackRow(Base):
     """The callback outbox: written with the event, delivered (and retried) after."""
 
     __tablename__ = "callbacks"
+    # Receivers drop repeats by delivery id (X-Lookalike-Delivery): never reused.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -188,3 +202,13 @@ class CallbackRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ServerSecretRow(Base):
+    """Secrets every process on this database must share, made once (migration 0005): the URL signing key."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

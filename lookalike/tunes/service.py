@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
-from lookalike.errors import InvalidFieldError, NoPhotosError, TooManyPhotosError, TuneNotFoundError
+from lookalike.errors import (
+    IdempotencyKeyReusedError,
+    InvalidFieldError,
+    NoPhotosError,
+    TooManyPhotosError,
+    TuneNotFoundError,
+)
 from lookalike.faces.align import LARGE_TEMPLATE
 from lookalike.faces.analyzer import FaceAnalyzer
 from lookalike.faces.backends.base import FaceEncoder
 from lookalike.faces.compare import mean_identity
+from lookalike.faces.decode import decode_image
 from lookalike.store.blobs import BlobStore
+from lookalike.store.orphans import chunks, numbered_folders, remove_stale
 from lookalike.store.tables import EmbeddingRow, IdentityRow, PhotoRow, TuneRow, utcnow
 from lookalike.tunes.identity import build_identity
 from lookalike.tunes.photo_check import CheckedPhoto, PhotoInput, PhotoLimits, check_photo
@@ -27,16 +37,96 @@ from lookalike.tunes.views import tune_to_dict
 # have no face to find. Extend by setting, not by code, if a user needs more.
 HUMAN_CLASS_NAMES = frozenset({"man", "woman", "boy", "girl", "person", "male", "female", "child", "baby"})
 MAX_TITLE_LENGTH = 255
+# Astria's default token for SD 1.5 is "sks" and for SDXL "ohwx"; FaceID does not use it, so one default for all.
+DEFAULT_TOKEN = "ohwx"
+# Astria's mock mode: a tune and prompts for testing an integration, no model loaded.
+MOCK_BRANCH = "fast"
+MOCK_PHOTO_SIDE = 512
 
 
 @dataclass
 class TuneService:
     sessions: sessionmaker[Session]
     blobs: BlobStore
-    analyzer: FaceAnalyzer
+    # Called on first need: reads (the API's GETs during warm-up) never wait for the face models.
+    load_analyzer: Callable[[], FaceAnalyzer]
     photo_limits: PhotoLimits
     max_photos: int
     keep_originals: bool = False
+    # Tune creation is CPU-bound (detection, embedding): at most this many at once.
+    max_concurrent: int = 1
+    _locks: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _analyzer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _title_locks: dict[tuple[int | None, str], threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, self.max_concurrent))
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        # One loader at a time: two request threads must not load the models twice.
+        with self._analyzer_lock:
+            return self.load_analyzer()
+
+    def check_photo(self, index: int, photo: PhotoInput) -> CheckedPhoto:
+        """One photo's check, exactly as ``create`` runs it on each photo (a typed error when refused)."""
+        with self._slots:
+            return check_photo(index, photo, self.analyzer, self.photo_limits)
+
+    def create_keyed(self, *, idempotency_key: str, request_hash: str, **create: Any) -> tuple[dict, bool]:
+        """A create that a client may retry: the same Idempotency-Key returns the first tune; (tune, created).
+
+        The same key with a different request (other photos, title...) is an
+        error, not a replay, so a client bug cannot hand back the wrong tune.
+        """
+        account_id = create.get("account_id")
+        with self._locks:
+            lock = self._title_locks.setdefault((account_id, "\0key:" + idempotency_key), threading.Lock())
+        with lock:
+            with self.sessions() as session:
+                row = session.scalar(
+                    select(TuneRow)
+                    .where(_owned_by(account_id), TuneRow.idempotency_key == idempotency_key)
+                    .options(*_FULL)
+                )
+                if row is not None:
+                    if row.request_hash != request_hash:
+                        raise IdempotencyKeyReusedError(
+                            "This Idempotency-Key was used for a different tune.", details={"tune_id": row.id}
+                        )
+                    return tune_to_dict(row), False
+            try:
+                return self.create(idempotency_key=idempotency_key, request_hash=request_hash, **create), True
+            except IntegrityError:
+                # Another API server committed the same key first (the unique index): that tune is the answer.
+                with self.sessions() as session:
+                    row = session.scalar(
+                        select(TuneRow)
+                        .where(_owned_by(account_id), TuneRow.idempotency_key == idempotency_key)
+                        .options(*_FULL)
+                    )
+                    if row is None or row.request_hash != request_hash:
+                        raise
+                    return tune_to_dict(row), False
+
+    def create_once(self, *, title: str, **create: Any) -> tuple[dict, bool]:
+        """Astria's idempotent create: the title is the key; (tune, created).
+
+        A repeated title returns the first tune; two identical requests at
+        once make one tune (a lock per account and title). Used when
+        ``LOOKALIKE_TUNE_TITLE_IDEMPOTENT`` is on, as Astria's per-account
+        idempotency setting is when enabled.
+        """
+        account_id = create.get("account_id")
+        key = (account_id, (title or "").strip())
+        with self._locks:
+            lock = self._title_locks.setdefault(key, threading.Lock())
+        with lock:
+            existing = self.find_by_title(account_id=account_id, title=title)
+            if existing is not None:
+                return existing, False
+            return self.create(title=title, **create), True
 
     # -- create -----------------------------------------------------------
 
@@ -48,14 +138,43 @@ class TuneService:
         photos: Sequence[PhotoInput],
         base_model: str | int | None = None,
         account_id: int | None = None,
+        token: str | None = None,
+        branch: str | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
     ) -> dict:
         """Check every photo, then store the tune in one go.
 
         Nothing is written until every photo has passed, and a failure while
         writing removes what was written, so a rejected tune leaves nothing.
+        ``branch="fast"`` makes Astria's mock tune: photos are only decoded
+        (no face model is loaded) and its prompts get placeholder images.
         """
-        title, name = _check_title(title), _check_class_name(name)
+        mock = branch == MOCK_BRANCH
+        title = _check_title(title)
+        name = _check_mock_class(name) if mock else _check_class_name(name)
         spec = get_base_model(base_model if base_model not in (None, "") else DEFAULT_BASE_MODEL_ID)
+        self._check_count(photos)
+        row = TuneRow(
+            account_id=account_id,
+            title=title,
+            name=name,
+            token=(token or DEFAULT_TOKEN).strip()[:64] or DEFAULT_TOKEN,
+            model_type="faceid",
+            base_model_id=spec.id,
+            branch=MOCK_BRANCH if mock else None,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        with self._slots:
+            if mock:
+                return self._store(row, self._decoded(photos), None)
+            checked = [check_photo(i, p, self.analyzer, self.photo_limits) for i, p in enumerate(photos)]
+            encoder = self.analyzer.encoder.name
+            identity = build_identity(encoder, [c.face.embeddings[encoder] for c in checked])
+            return self._store(row, [(c, photos[c.index]) for c in checked], (encoder, identity))
+
+    def _check_count(self, photos: Sequence[PhotoInput]) -> None:
         if not photos:
             raise NoPhotosError("A tune needs at least one photo.", field="images")
         if len(photos) > self.max_photos:
@@ -64,42 +183,69 @@ class TuneService:
                 field="images",
                 hint=f"Pick the {self.max_photos} best photos.",
             )
-        checked = [check_photo(i, p, self.analyzer, self.photo_limits) for i, p in enumerate(photos)]
-        encoder = self.analyzer.encoder.name
-        identity = build_identity(encoder, [c.face.embeddings[encoder] for c in checked])
 
+    def _decoded(self, photos: Sequence[PhotoInput]) -> list[tuple[np.ndarray, PhotoInput]]:
+        limits = self.photo_limits
+        return [
+            (decode_image(p.data, max_pixels=limits.max_pixels, max_bytes=limits.max_bytes, image_index=i), p)
+            for i, p in enumerate(photos)
+        ]
+
+    def _store(self, tune: TuneRow, photos: list, identity: tuple | None) -> dict:
+        """Write the row, its photos and identity in one transaction; a failure leaves no row and no files."""
         with self.sessions() as session:
             now = utcnow()
-            tune = TuneRow(
-                account_id=account_id,
-                title=title,
-                name=name,
-                model_type="faceid",
-                base_model_id=spec.id,
-                trained_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+            tune.trained_at = tune.created_at = tune.updated_at = now
             session.add(tune)
             session.flush()
             prefix = f"tunes/{tune.id}"
             try:
-                for c in checked:
-                    tune.photos.append(self._store_photo(prefix, c, photos[c.index], encoder))
-                tune.identities.append(
-                    IdentityRow(
-                        encoder=encoder,
-                        dim=int(identity.vector.size),
-                        vector=identity.vector.astype(np.float32).tobytes(),
-                        min_similarity=identity.min_similarity,
+                # Only files of a create that never committed can be here: SQLite
+                # hands out a rolled-back insert's id again (a process killed
+                # before its commit), so the next create starts from a clean folder.
+                self.blobs.delete_prefix(prefix)
+                if identity is None:
+                    for index, (pixels, photo) in enumerate(photos):
+                        tune.photos.append(self._store_plain_photo(prefix, index, pixels, photo))
+                else:
+                    encoder, built = identity
+                    for c, photo in photos:
+                        tune.photos.append(self._store_photo(prefix, c, photo, encoder))
+                    tune.identities.append(
+                        IdentityRow(
+                            encoder=encoder,
+                            dim=int(built.vector.size),
+                            vector=built.vector.astype(np.float32).tobytes(),
+                            min_similarity=built.min_similarity,
+                        )
                     )
-                )
                 session.commit()
             except BaseException:
                 session.rollback()
                 self.blobs.delete_prefix(prefix)
                 raise
             return tune_to_dict(tune)
+
+    def _store_plain_photo(self, prefix: str, index: int, pixels: np.ndarray, photo: PhotoInput) -> PhotoRow:
+        """A mock tune's photo: kept small for ``orig_images``; no face, no embedding."""
+        thumbnail = Image.fromarray(pixels)
+        thumbnail.thumbnail((MOCK_PHOTO_SIDE, MOCK_PHOTO_SIDE))
+        key = f"{prefix}/photo-{index}-plain.png"
+        self.blobs.put(key, _png(np.asarray(thumbnail)))
+        return PhotoRow(
+            position=index,
+            filename=(photo.filename or None) and photo.filename[:255],
+            width=int(pixels.shape[1]),
+            height=int(pixels.shape[0]),
+            box={},
+            landmarks=[],
+            quality={},
+            ignored_faces=0,
+            crop_key=key,
+            large_crop_key=key,
+            original_key=None,
+            embeddings=[],
+        )
 
     def _store_photo(self, prefix: str, c: CheckedPhoto, photo: PhotoInput, encoder: str) -> PhotoRow:
         crop_key = f"{prefix}/photo-{c.index}-crop112.png"
@@ -128,21 +274,38 @@ class TuneService:
 
     # -- read ---------------------------------------------------------------
 
-    def list(self, *, account_id: int | None = None, limit: int = 20, offset: int = 0) -> list[dict]:
+    def list(
+        self, *, account_id: int | None = None, limit: int = 20, offset: int = 0, before_id: int | None = None
+    ) -> list[dict]:
+        """Newest first; ``before_id`` pages by id (Astria's cursor)."""
+        query = select(TuneRow).where(_owned_by(account_id))
+        if before_id is not None:
+            query = query.where(TuneRow.id < before_id)
+        query = query.options(*_FULL).order_by(TuneRow.id.desc()).limit(limit).offset(offset)
         with self.sessions() as session:
-            query = (
-                select(TuneRow)
-                .where(TuneRow.account_id.is_(None) if account_id is None else TuneRow.account_id == account_id)
-                .options(selectinload(TuneRow.photos), selectinload(TuneRow.identities))
-                .order_by(TuneRow.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
             return [tune_to_dict(t) for t in session.scalars(query)]
 
     def get(self, tune_id: int, *, account_id: int | None = None) -> dict:
         with self.sessions() as session:
             return tune_to_dict(self._load(session, tune_id, account_id))
+
+    def find(self, tune_id: int, *, account_id: int | None = None) -> dict | None:
+        """The caller's tune, or None when it is missing or another account's."""
+        try:
+            return self.get(tune_id, account_id=account_id)
+        except TuneNotFoundError:
+            return None
+
+    def find_by_title(self, *, account_id: int | None, title: str) -> dict | None:
+        with self.sessions() as session:
+            row = session.scalar(
+                select(TuneRow)
+                .where(_owned_by(account_id), TuneRow.title == (title or "").strip())
+                .options(*_FULL)
+                .order_by(TuneRow.id)
+                .limit(1)
+            )
+            return None if row is None else tune_to_dict(row)
 
     def identity(self, tune_id: int, encoder: FaceEncoder, *, account_id: int | None = None) -> np.ndarray:
         """The tune's identity vector for ``encoder``, computing it from the kept crops if new.
@@ -173,6 +336,18 @@ class TuneService:
             session.commit()
             return mean
 
+    def photo(self, tune_id: int, position: int) -> bytes:
+        """A tune photo for its signed link: the upload if kept, else its aligned crop (PNG).
+
+        No account check: only a link the server signed reaches here.
+        """
+        with self.sessions() as session:
+            row = session.scalar(select(PhotoRow).where(PhotoRow.tune_id == tune_id, PhotoRow.position == position))
+            if row is None:
+                raise TuneNotFoundError(f"Tune {tune_id} has no photo {position}.", details={"tune_id": tune_id})
+            key = row.original_key or row.large_crop_key
+        return self.blobs.get(key)
+
     def large_crops(self, tune_id: int, *, account_id: int | None = None) -> list[np.ndarray]:
         """The tune's kept aligned crops (LARGE_TEMPLATE, RGB uint8), in photo order: face swap's sources."""
         with self.sessions() as session:
@@ -180,12 +355,24 @@ class TuneService:
         return [np.asarray(Image.open(io.BytesIO(self.blobs.get(key))).convert("RGB")) for key in keys]
 
     def _load(self, session: Session, tune_id: int, account_id: int | None) -> TuneRow:
-        tune = session.get(TuneRow, tune_id, options=[selectinload(TuneRow.photos), selectinload(TuneRow.identities)])
+        tune = session.get(TuneRow, tune_id, options=list(_FULL))
         # Another account's tune is reported exactly like a missing one, so ids
         # reveal nothing about other accounts.
         if tune is None or tune.account_id != account_id:
             raise TuneNotFoundError(f"There is no tune {tune_id}.", details={"tune_id": tune_id})
         return tune
+
+    def update(self, tune_id: int, *, account_id: int | None, title: str | None = None, name: str | None = None) -> dict:
+        """Rename a tune or change its class name; the photos and identity stay."""
+        with self.sessions() as session:
+            tune = self._load(session, tune_id, account_id)
+            if title is not None:
+                tune.title = _check_title(title)
+            if name is not None:
+                tune.name = _check_mock_class(name) if tune.branch == MOCK_BRANCH else _check_class_name(name)
+            tune.updated_at = utcnow()
+            session.commit()
+            return tune_to_dict(self._load(session, tune_id, account_id))
 
     # -- delete -------------------------------------------------------------
 
@@ -194,9 +381,43 @@ class TuneService:
             tune = self._load(session, tune_id, account_id)
             session.delete(tune)
             session.commit()
-        # Rows first: a crash between the two leaves orphan files, never rows
-        # pointing at missing files.
+        # Rows first: a crash between the two leaves orphan files (removed by
+        # sweep_orphan_blobs at the next start), never rows pointing at missing files.
         self.blobs.delete_prefix(f"tunes/{tune_id}")
+
+
+    def sweep_orphan_blobs(self, *, grace_s: float) -> list[str]:
+        """Remove ``tunes/{id}`` folders that no tune row claims; the folders removed.
+
+        A process killed between writing the crops and the commit (create), or
+        between the commit and removing the files (delete), leaves them. Kept:
+        folders changed within ``grace_s`` (a create in progress elsewhere has
+        no committed row yet), and ids from the newest tune's on (SQLite gives
+        an uncommitted id out again, and the create that reuses it clears the
+        folder itself; a database that never had these ids, such as a fresh one
+        pointed at an old bucket, must not empty it).
+        """
+        folders = numbered_folders(self.blobs, "tunes")
+        if not folders:
+            return []
+        ids = sorted(folders)
+        with self.sessions() as session:
+            newest = session.scalar(select(func.max(TuneRow.id)))
+            if newest is None:
+                return []
+            claimed = set()
+            for chunk in chunks(ids):
+                claimed.update(session.scalars(select(TuneRow.id).where(TuneRow.id.in_(chunk))))
+        unclaimed = [folders[i] for i in ids if i < newest and i not in claimed]
+        return remove_stale(self.blobs, unclaimed, grace_s=grace_s)
+
+
+_FULL = (selectinload(TuneRow.photos), selectinload(TuneRow.identities))
+
+
+def _owned_by(account_id: int | None):
+    # Local (CLI) tunes have no account; an account never sees them, nor they an account's.
+    return TuneRow.account_id.is_(None) if account_id is None else TuneRow.account_id == account_id
 
 
 def _png(rgb: np.ndarray) -> bytes:
@@ -213,6 +434,14 @@ def _check_title(title: str) -> str:
     if len(title) > MAX_TITLE_LENGTH:
         raise InvalidFieldError(f"The title is {len(title)} characters; at most {MAX_TITLE_LENGTH}.", field="title")
     return title
+
+
+def _check_mock_class(name: str) -> str:
+    # A mock tune has no face to find, so any class Astria takes (a cat, a style) is fine.
+    name = (name or "").strip().lower()
+    if not name or len(name) > 64:
+        raise InvalidFieldError("The tune needs a class name (e.g. woman), at most 64 characters.", field="name")
+    return name
 
 
 def _check_class_name(name: str) -> str:

@@ -8,6 +8,9 @@ from lookalike.catalog.base_models import get_base_model
 from lookalike.store.tables import TuneRow
 
 
+_BRANCHES = {"sd15": "sd15", "sdxl": "sdxl1"}
+
+
 def tune_to_dict(tune: TuneRow) -> dict:
     spec = get_base_model(tune.base_model_id)
     return {
@@ -16,13 +19,15 @@ def tune_to_dict(tune: TuneRow) -> dict:
         "name": tune.name,
         "token": tune.token,
         "model_type": tune.model_type,
+        # Astria's branch names: sd15, sdxl1, flux1; "fast" for a mock tune.
+        "branch": tune.branch or _BRANCHES.get(spec.family, spec.family),
         "base_model": spec.id,
         "base_tune_id": spec.gallery_id,
-        "trained_at": _iso(tune.trained_at),
-        "created_at": _iso(tune.created_at),
-        "updated_at": _iso(tune.updated_at),
-        "expires_at": None,
-        "orig_images": [],
+        "trained_at": iso_timestamp(tune.trained_at),
+        "created_at": iso_timestamp(tune.created_at),
+        "updated_at": iso_timestamp(tune.updated_at),
+        # Made through the API (an account's), not by the local CLI.
+        "is_api": tune.account_id is not None,
         "images": [
             {
                 "index": p.position,
@@ -42,8 +47,10 @@ def tune_to_dict(tune: TuneRow) -> dict:
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_timestamp(value: datetime | None) -> str | None:
+    """Astria's timestamp form: UTC with milliseconds and a Z, ``2023-10-02T14:32:40.363Z``."""
     if value is None:
         return None
     # SQLite hands back naive datetimes; everything we store is UTC.
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

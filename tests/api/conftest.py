@@ -150,7 +150,7 @@ def photo_files(tmp_path_factory, astronaut, hopper, cat) -> dict[str, Path]:
 
 def has_runner() -> bool:
     try:
-        from lookalike.generation import runner  # noqa: F401
+        from lookalike.execution import runner  # noqa: F401
     except ImportError:
         return False
     return True
@@ -183,4 +183,4 @@ def photo_upload(path: Path, key: str = "tune[images][]"):
     return (key, (path.name, path.read_bytes(), "image/jpeg"))
 
 
-needs_runner = pytest.mark.skipif(not has_runner(), reason="lookalike.generation.runner is not written yet")
+needs_runner = pytest.mark.skipif(not has_runner(), reason="lookalike.execution.runner is not written yet")

@@ -1,4 +1,4 @@
-"""Settings that shape the service: rate limits (429 + Retry-After) and private callback hosts."""
+"""Settings that shape the service: rate limits (429 + Retry-After) of creations and face checks, and private callback hosts."""
 
 from __future__ import annotations
 
@@ -34,6 +34,21 @@ def test_creations_are_rate_limited_per_key(strict):
         assert client.get("/tunes").status_code == 200  # reads are not limited
     with strict.client(other["key"]) as calm:
         assert calm.post("/tunes", json={"tune": {"title": "t", "name": "woman"}}).status_code == 422
+
+
+def test_face_checks_have_their_own_rate_limit(strict):
+    key = strict.new_key("checker")
+    with strict.client(key["key"]) as client:
+        # Not a photo: 422, yet each call spent one of the key's face checks (the CPU is the point).
+        codes = [client.post("/faces/check", files={"nothing": ("x.txt", b"x")}).status_code for _ in range(3)]
+        assert codes == [422, 422, 422]
+        limited = client.post("/faces/check", files={"image": ("a.jpg", b"x", "image/jpeg")})
+        assert limited.status_code == 429
+        error = limited.json()["error"]
+        assert error["code"] == "rate_limited" and "face checks" in error["message"]
+        assert 1 <= int(limited.headers["Retry-After"]) <= 10
+        # Creation is a separate budget, still whole.
+        assert client.post("/tunes", json={"tune": {"title": "t", "name": "woman"}}).status_code == 422
 
 
 def test_private_callback_hosts_are_refused(strict):

@@ -40,14 +40,20 @@ def test_prompt_on_a_gallery_model_is_queued_then_succeeds(fake_server, people):
     assert queued["status"] in ("queued", "processing", "succeeded")
     assert queued["tune_id"] == 999 and queued["base_model"] == "tiny"
     assert (queued["w"], queued["h"], queued["num_images"]) == (64, 64, 2)
-    assert isinstance(queued["seed"], int) and queued["steps"] and queued["scheduler"] == "dpm++2m_karras"
+    # As Astria shows them: null when not sent; what runs is in "resolved".
+    assert queued["seed"] is None and queued["steps"] is None and queued["cfg_scale"] is None
+    seed = queued["resolved"]["seed"]
+    assert isinstance(seed, int) and queued["resolved"]["steps"] and queued["scheduler"] == "dpm++2m_karras"
     done = wait_done(ann["client"], queued["id"])
-    assert done["status"] == "succeeded" and done["trained_at"] and done["error"] is None
-    assert [d["seed"] for d in done["image_details"]] == [queued["seed"], queued["seed"] + 1]
+    assert done["status"] == "succeeded" and done["trained_at"] and done["error"] is None and done["user_error"] is None
+    assert [d["seed"] for d in done["image_details"]] == [seed, seed + 1]
     image = ann["client"].get(done["images"][1])
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert image.content.startswith(b"\x89PNG")
-    assert httpx.get(done["images"][0]).status_code == 401
+    # The links are signed: they open without the key, and not once altered or stripped.
+    assert httpx.get(done["images"][0]).status_code == 200
+    assert httpx.get(done["images"][0].replace("/images/0.png", "/images/1.png")).status_code == 403
+    assert httpx.get(done["images"][0].split("?")[0]).status_code == 401
     assert ann["client"].get(f"/tunes/999/prompts/{queued['id']}").json()["id"] == queued["id"]
     assert ann["client"].get(f"/tunes/{ann['tune']['id']}/prompts/{queued['id']}").status_code == 404
 
@@ -116,10 +122,12 @@ def test_listing_paging_and_delete(fake_server):
         assert [p["id"] for p in client.get("/prompts").json()] == ids[::-1]
         assert [p["id"] for p in client.get("/tunes/999/prompts", params={"limit": 1, "offset": 1}).json()] == [ids[1]]
         assert [p["id"] for p in client.get("/prompts", params={"before_id": ids[2]}).json()] == ids[1::-1]
-        assert client.get("/tunes/1/prompts").json() == []
+        assert client.get("/tunes/2/prompts").json() == []  # another gallery model: none of these
         for prompt_id in ids:
             wait_done(client, prompt_id)
-        assert client.delete(f"/prompts/{ids[0]}").json() == {"id": ids[0], "deleted": True}
+        assert client.delete(f"/prompts/{ids[0]}").json() == {
+            "id": ids[0], "deleted": True, "message": "Prompt successfully deleted"
+        }
         assert client.get(f"/prompts/{ids[0]}").status_code == 404
         assert client.get(f"/prompts/{ids[0]}/images/0.png").status_code == 404
 

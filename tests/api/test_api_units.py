@@ -1,11 +1,10 @@
-"""Small parts of the API layer: bracket fields and token buckets."""
+"""Small parts of the API layer: bracket fields (rate limits: tests/api/test_ratelimit.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from lookalike.api.forms import BodyFormatError, nest
-from lookalike.api.ratelimit import TokenBuckets
 
 
 def test_bracket_fields_nest_like_rails():
@@ -36,23 +35,12 @@ def test_contradictory_or_odd_fields_are_refused(pairs):
         nest(pairs)
 
 
-def test_token_bucket_bursts_then_refills():
-    now = [0.0]
-    buckets = TokenBuckets(per_minute=60, burst=2, clock=lambda: now[0])
-    assert buckets.take(1) is None and buckets.take(1) is None
-    wait = buckets.take(1)
-    assert wait == pytest.approx(1.0)
-    assert buckets.take(2) is None  # another key has its own bucket
-    now[0] += 1.0
-    assert buckets.take(1) is None
-
-
 def test_the_api_import_path_stays_light():
     import subprocess
     import sys
 
     code = (
-        "import sys; import lookalike.api.app, lookalike.generation.runner; "
+        "import sys; import lookalike.api.app, lookalike.execution.runner; "
         "heavy = [m for m in ('torch', 'diffusers', 'onnxruntime', 'dlib') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lookalike.client import Client
-from lookalike.errors import AuthError, NoFaceError, PromptNotFoundError, ServerUnreachableError, TuneNotFoundError
+from lookalike.errors import AuthError, IdempotencyKeyReusedError, NoFaceError, PromptNotFoundError, ServerUnreachableError, TuneNotFoundError
 from tests.api.conftest import free_port
 
 
@@ -19,7 +19,13 @@ def client(fake_server):
 def test_tune_prompt_wait_download(client, photo_files, tmp_path):
     tune = client.create_tune("Client Ada", "woman", [photo_files["1.jpg"], photo_files["2.jpg"]], base_tune_id=999)
     assert client.get_tune(tune["id"])["title"] == "Client Ada"
-    assert client.create_tune("Client Ada", "woman", [photo_files["1.jpg"]])["id"] == tune["id"]
+    # The same Idempotency-Key replays the first tune (a retry after a dropped connection);
+    # the same key with other photos is refused; a new call is a new tune (Astria's default).
+    again = client.create_tune("Client Ada", "woman", [photo_files["1.jpg"], photo_files["2.jpg"]], base_tune_id=999, idempotency_key="k1")
+    assert client.create_tune("Client Ada", "woman", [photo_files["1.jpg"], photo_files["2.jpg"]], base_tune_id=999, idempotency_key="k1")["id"] == again["id"]
+    with pytest.raises(IdempotencyKeyReusedError):
+        client.create_tune("Client Ada", "woman", [photo_files["1.jpg"]], base_tune_id=999, idempotency_key="k1")
+    client.delete_tune(again["id"])
     assert [t["id"] for t in client.list_tunes()] == [tune["id"]]
     assert any(g["id"] == 999 for g in client.gallery())
     prompt = client.create_prompt(999, f"<faceid:{tune['id']}:1.0> portrait", num_images=2, seed=3)

@@ -17,6 +17,7 @@ from lookalike.catalog.base_models import (
     get_model_pack,
     model_packs,
 )
+from lookalike.catalog.files import HubFile
 from lookalike.errors import UnknownBaseModelError
 
 
@@ -73,12 +74,42 @@ def test_pack_files_are_hub_urls_with_honest_digests():
             assert remote.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", remote.sha256)
 
 
+# Repos for which no published commit was found; everything else must be pinned.
+UNPINNED_REPOS = {"h1t/TCD-SD15-LoRA"}
+
+
+def _all_hub_files():
+    sources = [s.image_encoder for spec in BASE_MODELS for s in (spec.adapter, *spec.adapter_options)
+               if s.image_encoder is not None]
+    files = [f for pack in model_packs() for f in pack.files]
+    return files + [f for source in sources for f in source.remote_files()]
+
+
+def test_hub_files_are_pinned_to_a_commit():
+    files = _all_hub_files()
+    assert files and all(isinstance(f, HubFile) for f in files)
+    for remote in files:
+        if remote.repo_id in UNPINNED_REPOS:
+            assert remote.revision == "main"
+        else:
+            assert re.fullmatch(r"[0-9a-f]{40}", remote.revision), (remote.repo_id, remote.revision)
+        assert f"/resolve/{remote.revision}/{remote.filename}" in remote.url
+
+
+def test_large_weights_of_the_default_models_carry_a_digest():
+    spec = get_base_model("sd-1-5")
+    digests = {f.filename: f.sha256 for f in spec.pack.files if f.filename.endswith(".safetensors")}
+    assert digests and all(digests.values())
+    for lora in spec.scheduler_loras:
+        assert lora.pack.files[0].sha256
+
+
 def test_scheduler_lora_packs():
     lcm = get_base_model(DEFAULT_BASE_MODEL_ID).scheduler_lora("lcm")
     assert lcm.source.repo == "latent-consistency/lcm-lora-sdv1-5"
     assert lcm.pack.pull_command == "lookalike models pull lcm-lora-sdv1-5"
     assert get_model_pack("lcm-lora-sdv1-5") == lcm.pack
-    assert get_model_pack(1).id == DEFAULT_BASE_MODEL_ID
+    assert get_model_pack(690204).id == DEFAULT_BASE_MODEL_ID
     assert get_base_model("tiny").scheduler_lora("lcm") is None
 
 

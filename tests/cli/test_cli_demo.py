@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from lookalike.store.ids import FIRST_USER_TUNE_ID
+
 LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
 
 
@@ -17,8 +19,10 @@ def test_demo_makes_a_tune_and_generates_with_it(tmp_path):
     env["LOOKALIKE_DATA_DIR"] = str(tmp_path)
     done = subprocess.run([LOOKALIKE, "demo"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "tune 1 ready: 2 photos" in done.stdout
-    assert "<faceid:1:1.0>" in done.stdout
+    # The first tune of a fresh data directory: user ids start above every gallery id.
+    first = FIRST_USER_TUNE_ID
+    assert f"tune {first} ready: 2 photos" in done.stdout
+    assert f"<faceid:{first}:1.0>" in done.stdout
     images = sorted((tmp_path / "demo").glob("tiny-*.png"))
     assert len(images) == 2
     for n, path in enumerate(images):

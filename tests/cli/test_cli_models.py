@@ -12,7 +12,7 @@ def test_models_list_shows_base_models_and_packs(settings):
     assert result.exit_code == 0
     out = json.loads(result.stdout)
     ids = {m["id"]: m for m in out["base_models"]}
-    assert ids["realistic-vision-v5-1"]["gallery_id"] == 1 and not ids["realistic-vision-v5-1"]["installed"]
+    assert ids["realistic-vision-v5-1"]["gallery_id"] == 690204 and not ids["realistic-vision-v5-1"]["installed"]
     assert ids["tiny"]["installed"]
     assert "buffalo_l" in {p["id"] for p in out["packs"]}
     human = runner.invoke(app, ["models", "list"])

@@ -80,9 +80,16 @@ def write_random_taesd(models_dir):
     vae.save_pretrained(tiny_vae_dir(models_dir), safe_serialization=True)
 
 
-def test_tiny_vae_decodes_through_the_catalogs_loading_path(engine, tiny, tmp_path):
+def test_tiny_vae_decodes_through_the_catalogs_loading_path(engine, tiny, tmp_path, monkeypatch):
+    import dataclasses
+
+    from lookalike.catalog.base_models import TAESD_PACK
     from lookalike.generation.engine import Engine
 
+    # Random weights stand in for the real file, so its published digest cannot match:
+    # the pack is the catalog's own, less the digests.
+    stand_in = dataclasses.replace(TAESD_PACK, files=tuple(dataclasses.replace(f, sha256=None) for f in TAESD_PACK.files))
+    monkeypatch.setattr("lookalike.generation.tiny_vae.TAESD_PACK", stand_in)
     write_random_taesd(tmp_path)
     settings = Settings(data_dir=tmp_path, models_dir=tmp_path, device="cpu")
     preview_engine = Engine(settings, cache=engine.cache)

@@ -13,6 +13,7 @@ from lookalike.jobs.batching import batch_key, claim_compatible
 from lookalike.jobs.engine import OutputImage
 from lookalike.jobs.prompts import NewPrompt, PromptStore
 from lookalike.jobs.queue import JobQueue
+from lookalike.jobs.execute import PromptExecutor
 from lookalike.jobs.worker import Worker
 
 
@@ -63,7 +64,7 @@ def _new(text: str, *, seed: int = 7, num_images: int = 2, steps: int = 4) -> Ne
 def _run(store, queue, engine, texts_and_kwargs):
     ids = [store.create(_new(text, **kw))[0].id for text, kw in texts_and_kwargs]
     done = []
-    worker = Worker(queue=queue, engine=engine, on_done=done.append, warmup=lambda: None, poll_s=0.05)
+    worker = Worker(queue=queue, executor=PromptExecutor(queue, engine, on_done=done.append), warmup=lambda: None, poll_s=0.05)
     worker.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not (queue.depth() == 0 and worker.state.current_prompt is None and worker.ready):
@@ -110,12 +111,12 @@ def test_claim_compatible_skips_prompts_already_taken(services):
 
 
 def test_runner_batch_equals_each_prompt_alone_on_the_tiny_model(services):
-    from lookalike.generation import runner
+    from lookalike.execution import runner
     from lookalike.jobs.engine import RunnerEngine
 
-    engine = RunnerEngine(services)
+    engine = RunnerEngine(services.run_context)
     checked = [
-        runner.check_prompt(services, account_id=None, tune_id=None, text=text, negative_prompt="",
+        runner.check_prompt(services.run_context, account_id=None, tune_id=None, text=text, negative_prompt="",
                             options={"seed": seed, "steps": 1, "w": 64, "h": 64, "scheduler": "euler"}, base_model="tiny")
         for text, seed in (("a photo", 3), ("a drawing", 9))
     ]

@@ -22,6 +22,12 @@ from tests.api.receiver import Receiver
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/x",
         "http://0.0.0.0/x",
+        # Multicast, and IPv6 forms that carry a loopback IPv4 inside (lookalike.net.addresses).
+        "http://224.0.0.1/x",
+        "http://[ff02::1]/x",
+        "http://[64:ff9b::7f00:1]/x",
+        "http://[2002:7f00:1::]/x",
+        "http://[::ffff:127.0.0.1]/x",
     ],
 )
 def test_private_targets_are_refused(url):
@@ -108,3 +114,55 @@ def test_pending_callbacks_resume_after_a_restart(services):
             _wait_status(services, callback_id, "delivered")
         finally:
             second.close()
+
+
+def _fake_dns(monkeypatch, name: str, address: str) -> list[str]:
+    import socket
+
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def fake(host, port, *args, **kwargs):
+        if host == name:
+            lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return lookups
+
+
+def test_delivery_checks_the_address_again_and_does_not_post(services, monkeypatch):
+    """A name that was public at POST time and points inside at delivery time is refused."""
+    policy = DeliveryPolicy(max_attempts=2, backoff_s=0.01, backoff_max_s=0.02, timeout_s=5, allow_private=False)
+    dispatcher = CallbackDispatcher(services.sessions, lambda account_id: "s", policy)
+    try:
+        with Receiver() as receiver:
+            port = receiver.url.split(":")[2].split("/")[0]
+            _fake_dns(monkeypatch, "hook.example.test", "127.0.0.1")
+            callback_id = dispatcher.enqueue(
+                account_id=1, url=f"http://hook.example.test:{port}/hook", event="tune", object_id=1, payload={}
+            )
+            row = _wait_status(services, callback_id, "failed")
+            assert receiver.requests == []
+    finally:
+        dispatcher.close()
+    assert "non-public address (127.0.0.1: loopback)" in row.last_error
+
+
+def test_delivery_connects_to_the_address_it_resolved_and_names_the_host(services, monkeypatch):
+    dispatcher = _dispatcher(services, attempts=1)
+    try:
+        with Receiver() as receiver:
+            port = receiver.url.split(":")[2].split("/")[0]
+            lookups = _fake_dns(monkeypatch, "hook.example.test", "127.0.0.1")
+            callback_id = dispatcher.enqueue(
+                account_id=1, url=f"http://hook.example.test:{port}/hook", event="tune", object_id=1, payload={"tune": {}}
+            )
+            (request,) = receiver.wait_for(1)
+            _wait_status(services, callback_id, "delivered")
+    finally:
+        dispatcher.close()
+    assert lookups == ["hook.example.test"]  # once per attempt, and this was one attempt
+    assert request.headers["Host"] == f"hook.example.test:{port}"
+    assert request.headers["X-Lookalike-Delivery"] == str(callback_id)

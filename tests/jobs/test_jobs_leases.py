@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-import time
+import threading
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -12,6 +13,24 @@ from lookalike.jobs.engine import OutputImage
 from lookalike.jobs.prompts import NewPrompt, PromptStore
 from lookalike.jobs.publisher import Publisher
 from lookalike.jobs.queue import BUSY, CLAIMED, FINISHED, GONE, JobQueue
+from lookalike.jobs.remote_worker import LeaseKeeper
+from lookalike.store.tables import utcnow
+
+
+class FakeClock:
+    """The queue's clock, moved by the test: leases lapse without anyone sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += timedelta(seconds=seconds)
 
 
 def _png(colour) -> bytes:
@@ -21,8 +40,14 @@ def _png(colour) -> bytes:
 
 
 @pytest.fixture
-def jobs(services):
-    return PromptStore(services.sessions, services.blobs), JobQueue(services.sessions, services.blobs), services.blobs
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def jobs(services, clock):
+    queue = JobQueue(services.sessions, services.blobs, clock=clock)
+    return PromptStore(services.sessions, services.blobs), queue, services.blobs
 
 
 def _queued(store: PromptStore, text: str = "p") -> int:
@@ -33,13 +58,15 @@ def _queued(store: PromptStore, text: str = "p") -> int:
     return row.id
 
 
-def test_a_lapsed_lease_is_taken_over_and_the_first_to_finish_wins(jobs):
+def test_a_lapsed_lease_is_taken_over_and_the_first_to_finish_wins(jobs, clock):
     store, queue, blobs = jobs
     prompt_id = _queued(store)
     slow = queue.claim(prompt_id, worker="slow", lease_s=0.2)
     assert slow.outcome == CLAIMED and slow.attempt == 1
     assert queue.claim(prompt_id, worker="other", lease_s=0.2).outcome == BUSY  # lease still held
-    time.sleep(0.3)
+    clock.advance(0.19)
+    assert queue.claim(prompt_id, worker="other", lease_s=0.2).outcome == BUSY  # not yet lapsed
+    clock.advance(0.11)
     assert not queue.renew(prompt_id, attempt=2, lease_s=5)  # nobody holds attempt 2 yet
     fast = queue.claim(prompt_id, worker="fast", lease_s=5)
     assert fast.outcome == CLAIMED and fast.attempt == 2
@@ -67,7 +94,7 @@ def test_deleted_prompt_claims_as_gone_and_its_files_are_removed(jobs):
     assert queue.claim(prompt_id, worker="w", lease_s=5).outcome == GONE
 
 
-def test_sweep_publishes_once_and_keeps_refused_prompts_for_the_next_sweep(jobs):
+def test_sweep_publishes_once_and_keeps_refused_prompts_for_the_next_sweep(jobs, clock):
     store, queue, _ = jobs
     ids = [_queued(store, f"p{i}") for i in range(3)]
     sent: list[int] = []
@@ -89,8 +116,15 @@ def test_sweep_publishes_once_and_keeps_refused_prompts_for_the_next_sweep(jobs)
 
     # A worker dies holding a prompt: once its lease lapses the prompt is published again, once.
     queue.claim(ids[0], worker="dead", lease_s=0.1)
-    time.sleep(0.2)
+    clock.advance(0.05)
+    assert publisher.sweep() == 0  # its lease still runs
+    clock.advance(0.15)
     assert publisher.sweep() == 1 and sent[-1] == ids[0]
+    assert publisher.sweep() == 0
+
+    # Published long ago and still queued (the broker lost it): published again, once.
+    clock.advance(61)
+    assert publisher.sweep() == 2 and sent[-2:] == ids[1:]
     assert publisher.sweep() == 0
 
 
@@ -102,3 +136,47 @@ def test_a_prompt_left_processing_by_an_in_process_worker_is_taken_after_switchi
     assert publisher.sweep() == 1
     claim = queue.claim(prompt_id, worker="celery", lease_s=5)
     assert claim.outcome == CLAIMED and claim.attempt == 2
+
+
+def test_the_lease_keeper_renews_on_each_beat_and_stops_with_the_run(jobs, clock):
+    store, queue, _ = jobs
+    prompt_id = _queued(store)
+    claim = queue.claim(prompt_id, worker="w", lease_s=3)
+    beats: list[float] = []
+    done = threading.Event()
+
+    def beat(seconds: float) -> bool:
+        # Each beat moves time on by the keeper's own interval, then lets it renew.
+        if len(beats) == 5:
+            done.set()
+            return True
+        beats.append(seconds)
+        clock.advance(seconds)
+        return False
+
+    with LeaseKeeper(queue, prompt_id, claim.attempt, lease_s=3, wait=beat):
+        assert done.wait(10)
+    assert beats == [1.0] * 5  # a third of the lease each
+    # 5 s have passed on a 3 s lease: only the renewals keep it held.
+    assert queue.claim(prompt_id, worker="other", lease_s=3).outcome == BUSY
+    clock.advance(3.01)  # no keeper any more: it lapses
+    taken = queue.claim(prompt_id, worker="other", lease_s=3)
+    assert taken.outcome == CLAIMED and taken.attempt == 2
+
+
+def test_the_lease_keeper_gives_up_once_another_attempt_holds_the_prompt(jobs, clock):
+    store, queue, _ = jobs
+    prompt_id = _queued(store)
+    first = queue.claim(prompt_id, worker="slow", lease_s=3)
+    clock.advance(4)
+    assert queue.claim(prompt_id, worker="fast", lease_s=3).outcome == CLAIMED
+    calls: list[float] = []
+
+    def beat(seconds: float) -> bool:
+        calls.append(seconds)
+        return len(calls) > 3  # would beat three times; one renewal attempt must end it
+
+    keeper = LeaseKeeper(queue, prompt_id, first.attempt, lease_s=3, wait=beat)
+    keeper._loop()  # in this thread: it returns as soon as the renewal is refused
+    assert calls == [1.0]
+    assert not queue.renew(prompt_id, attempt=first.attempt, lease_s=3)

@@ -12,6 +12,7 @@ from lookalike.errors import InvalidFieldError
 from lookalike.jobs.engine import OutputImage
 from lookalike.jobs.prompts import NewPrompt, PromptStore
 from lookalike.jobs.queue import JobQueue
+from lookalike.jobs.execute import PromptExecutor
 from lookalike.jobs.worker import Worker
 
 
@@ -71,7 +72,7 @@ def test_worker_runs_in_order_and_records_failures(jobs):
     store, queue = jobs
     ids = [store.create(_new(text))[0].id for text in ("first", "reject me", "crash me", "last")]
     engine, done = FakeEngine(), []
-    worker = Worker(queue=queue, engine=engine, on_done=done.append, warmup=lambda: None, poll_s=0.05)
+    worker = Worker(queue=queue, executor=PromptExecutor(queue, engine, on_done=done.append), warmup=lambda: None, poll_s=0.05)
     _run_until_idle(worker, queue)
     assert engine.ran == ["first", "crash me", "last"]
     assert [row.id for row in done] == ids
@@ -89,7 +90,7 @@ def test_interrupted_prompts_run_after_a_restart(jobs):
     second = store.create(_new("was queued"))[0]
     assert queue.claim_next().id == first.id  # a worker took it, then the process died
     engine = FakeEngine()
-    worker = Worker(queue=queue, engine=engine, on_done=lambda row: None, warmup=lambda: None, poll_s=0.05)
+    worker = Worker(queue=queue, executor=PromptExecutor(queue, engine, on_done=lambda row: None), warmup=lambda: None, poll_s=0.05)
     _run_until_idle(worker, queue)
     assert worker.state.requeued_at_start == 1
     assert engine.ran == ["was running", "was queued"]
@@ -104,7 +105,7 @@ def test_warmup_failure_is_reported_and_prompts_still_run(jobs):
     def broken():
         raise OSError("models dir unreadable")
 
-    worker = Worker(queue=queue, engine=FakeEngine(), on_done=lambda row: None, warmup=broken, poll_s=0.05)
+    worker = Worker(queue=queue, executor=PromptExecutor(queue, FakeEngine(), on_done=lambda row: None), warmup=broken, poll_s=0.05)
     worker.start()
     deadline = time.monotonic() + 5
     while queue.depth() and time.monotonic() < deadline:

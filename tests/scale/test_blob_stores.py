@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -47,6 +48,29 @@ def test_delete_prefix_takes_the_folder_and_nothing_beside_it(store):
     assert not store.exists("prompts/1/a2/0.png")
     assert store.exists("prompts/10/a1/0.png")  # a name that only starts the same is kept
     store.delete_prefix("prompts/nothing-here")  # no error
+
+
+def test_list_prefixes_names_the_folders_directly_under(store):
+    assert store.list_prefixes("tunes") == []
+    for key in ("tunes/2/a.png", "tunes/2/b.png", "tunes/10/x/c.png", "tunes/loose.png", "tunesque/3/d.png"):
+        store.put(key, key.encode())
+    # One entry per folder (not per object), sorted; a loose key is no folder, a longer name is not under it.
+    assert store.list_prefixes("tunes") == ["10", "2"]
+    assert store.list_prefixes("tunes/10") == ["x"]
+    assert store.list_prefixes("tunes/2") == []
+    assert store.list_prefixes("nothing-here") == []
+
+
+def test_last_modified_is_the_newest_key_under_the_folder(store):
+    assert store.last_modified("tunes/1") is None
+    before = time.time()
+    store.put("tunes/1/a.png", b"a")
+    store.put("tunes/1/deeper/b.png", b"b")
+    changed = store.last_modified("tunes/1")
+    # S3 keeps whole seconds; allow for that and a little clock skew on loopback.
+    assert before - 2 <= changed <= time.time() + 2
+    store.delete_prefix("tunes/1")
+    assert store.last_modified("tunes/1") is None
 
 
 @pytest.mark.parametrize("key", ["/abs", "../up", "a/../../b", ""])

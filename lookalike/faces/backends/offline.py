@@ -141,7 +141,7 @@ class DlibResNetEncoder:
         predictor = dlib.shape_predictor(str(root / "shape_predictor_5_face_landmarks.dat"))
         dat = root / "dlib_face_recognition_resnet_model_v1.dat"
         if self.models_dir is not None:
-            from lookalike.faces.backends.dlib_onnx import DlibResNetOnnx
+            from lookalike.faces.backends.dlib import DlibResNetOnnx
 
             net = DlibResNetOnnx(dat, Path(self.models_dir) / "converted")
             try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from lookalike.config import Settings
+from typing import get_args
+
+from lookalike.config import FaceBackend, Settings
 from lookalike.errors import InvalidFieldError
 from lookalike.faces.analyzer import FaceAnalyzer
 from lookalike.faces.quality import QualityThresholds
 
-BACKENDS = ("offline", "insightface")
+BACKENDS = get_args(FaceBackend)
 
 
 def build_analyzer(settings: Settings) -> FaceAnalyzer:

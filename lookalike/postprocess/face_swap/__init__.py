@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from lookalike.config import Settings
+from typing import get_args
+
+from lookalike.config import FaceSwapBackend, Settings
 from lookalike.errors import InvalidFieldError
 
-BACKENDS = ("warp", "inswapper")
+BACKENDS = get_args(FaceSwapBackend)
 
 
 def build_face_swap(settings: Settings):

@@ -1,8 +1,10 @@
 """From a user's prompt to finished images: the one path the CLI and the worker share.
 
-    resolved = check_prompt(services, account_id=None, tune_id=None, text=..., negative_prompt="",
+    resolved = check_prompt(ctx, account_id=None, tune_id=None, text=..., negative_prompt="",
                             options={"num_images": 2}, base_model=None)
-    images = run_prompt(services, resolved)
+    images = run_prompt(ctx, resolved)
+
+``ctx`` is the ``RunContext`` the composition root builds.
 
 ``check_prompt`` is cheap (no torch) and raises every input error up front,
 so the API can answer 422 before queueing. ``run_prompt`` resolves each
@@ -21,6 +23,7 @@ import numpy as np
 from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, BaseModelSpec, get_base_model
 from lookalike.errors import TuneNotFoundError, UnknownTuneError, UnsupportedBaseModelError
 from lookalike.prompts.options import GenerationOptions
+from lookalike.execution.context import RunContext
 from lookalike.prompts.syntax import ParsedPrompt, parse_prompt
 
 
@@ -36,7 +39,7 @@ class ResolvedPrompt:
 
 
 def check_prompt(
-    services,
+    ctx: RunContext,
     *,
     account_id: int | None,
     tune_id: int | None,
@@ -57,7 +60,7 @@ def check_prompt(
     for token in parsed.tokens:
         number = _tune_number(token.tune_id)
         try:
-            tune = services.tunes.get(number, account_id=account_id)
+            tune = ctx.tunes.get(number, account_id=account_id)
         except TuneNotFoundError as exc:
             raise UnknownTuneError(
                 f"The prompt names tune {token.tune_id}, which does not exist or is not yours.",
@@ -70,7 +73,7 @@ def check_prompt(
     if base_model not in (None, ""):
         spec = get_base_model(base_model)
     elif tune_id is not None:
-        spec = get_base_model(services.tunes.get(tune_id, account_id=account_id)["base_model"])
+        spec = get_base_model(ctx.tunes.get(tune_id, account_id=account_id)["base_model"])
     else:
         spec = get_base_model(bases[0] if bases else DEFAULT_BASE_MODEL_ID)
     if not spec.engine_supported:
@@ -89,12 +92,12 @@ def check_prompt(
         options=GenerationOptions.from_fields(fields),
         identities=tuple(identities),
     )
-    _require_models(services, resolved)
-    prepare_postprocess(services, resolved)
+    _require_models(ctx, resolved)
+    prepare_postprocess(ctx, resolved)
     return resolved
 
 
-def _require_models(services, resolved: ResolvedPrompt) -> None:
+def _require_models(ctx: RunContext, resolved: ResolvedPrompt) -> None:
     """Say now, and all at once, which weights are missing (a file check, no loading)."""
     from lookalike.catalog.files import locate
     from lookalike.errors import ModelUnavailableError
@@ -106,14 +109,14 @@ def _require_models(services, resolved: ResolvedPrompt) -> None:
         lora = spec.scheduler_lora(resolved.options.scheduler)
         if lora is not None:
             packs.append(lora.pack)
-    if resolved.identities and spec.adapter.encoder != services.analyzer.encoder.name:
+    if resolved.identities and spec.adapter.encoder != ctx.analyzer().encoder.name:
         from lookalike.faces.backends.insightface import BUFFALO_L
 
         if spec.adapter.encoder == BUFFALO_L.id:
             packs.append(BUFFALO_L)
     wants_tiny_vae = resolved.options.tiny_vae
     if wants_tiny_vae is None:
-        wants_tiny_vae = services.settings.tiny_vae
+        wants_tiny_vae = ctx.settings.tiny_vae
     if wants_tiny_vae:
         from lookalike.catalog.base_models import TAESD_PACK
 
@@ -121,27 +124,27 @@ def _require_models(services, resolved: ResolvedPrompt) -> None:
     missing = []
     for pack in packs:
         try:
-            locate(pack, services.settings.models_dir, check=False)
+            locate(pack, ctx.settings.models_dir, check=False)
         except ModelUnavailableError:
             missing.append(pack.id)
     if missing:
         commands = " and ".join(f"`lookalike models pull {m}`" for m in missing)
         raise ModelUnavailableError(
-            f"This prompt needs models that are not in {services.settings.models_dir}: {', '.join(missing)}.",
+            f"This prompt needs models that are not in {ctx.settings.models_dir}: {', '.join(missing)}.",
             hint=f"Run {commands} on a machine with internet access.",
             details={"missing": missing},
         )
 
 
-def run_prompt(services, resolved: ResolvedPrompt):
+def run_prompt(ctx: RunContext, resolved: ResolvedPrompt):
     """Generate the images; returns the engine's ``GeneratedImage`` list, scored."""
-    outcome = run_prompts(services, [resolved])[0]
+    outcome = run_prompts(ctx, [resolved])[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def run_prompts(services, prompts: list[ResolvedPrompt]) -> list:
+def run_prompts(ctx: RunContext, prompts: list[ResolvedPrompt]) -> list:
     """Several prompts, generated as one batch where they are compatible (``Engine.generate_batch``).
 
     Returns, in order, each prompt's result or the error that stopped it:
@@ -153,8 +156,8 @@ def run_prompts(services, prompts: list[ResolvedPrompt]) -> list:
     ready = []  # (index, request, finisher)
     for index, resolved in enumerate(prompts):
         try:
-            request = _request(services, resolved)
-            finisher = prepare_postprocess(services, resolved)  # before generating: a missing model fails fast
+            request = _request(ctx, resolved)
+            finisher = prepare_postprocess(ctx, resolved)  # before generating: a missing model fails fast
         except Exception as exc:  # noqa: BLE001 - handed back to the caller as this prompt's outcome
             outcomes[index] = exc
             continue
@@ -162,7 +165,7 @@ def run_prompts(services, prompts: list[ResolvedPrompt]) -> list:
     if not ready:
         return outcomes
     try:
-        results = services.generator.generate_batch([request for _, request, _ in ready])
+        results = ctx.generator().generate_batch([request for _, request, _ in ready])
     except Exception as exc:  # noqa: BLE001 - alone it is the prompt's own error; in a batch, retried one by one
         if len(ready) == 1:
             results = [exc]
@@ -170,47 +173,47 @@ def run_prompts(services, prompts: list[ResolvedPrompt]) -> list:
             results = []
             for _, request, _ in ready:
                 try:
-                    results.append(services.generator.generate(request))
+                    results.append(ctx.generator().generate(request))
                 except Exception as alone:  # noqa: BLE001 - this prompt's outcome
                     results.append(alone)
     for (index, _, finisher), result in zip(ready, results, strict=True):
         if not isinstance(result, Exception):
             try:
-                _finish(services, prompts[index], result, finisher)
+                _finish(ctx, prompts[index], result, finisher)
             except Exception as exc:  # noqa: BLE001 - this prompt's outcome
                 result = exc
         outcomes[index] = result
     return outcomes
 
 
-def _request(services, resolved: ResolvedPrompt):
+def _request(ctx: RunContext, resolved: ResolvedPrompt):
     from lookalike.generation.request import GenerationRequest
 
-    encoder = services.face_encoder(resolved.base_model.adapter.encoder)
+    encoder = ctx.face_encoder(resolved.base_model.adapter.encoder)
     return GenerationRequest(
         prompt=resolved.parsed.text,
         base_model=resolved.base_model,
         options=resolved.options,
         identities=tuple(
-            (services.tunes.identity(tune, encoder, account_id=resolved.account_id), weight)
+            (ctx.tunes.identity(tune, encoder, account_id=resolved.account_id), weight)
             for tune, weight in resolved.identities
         ),
         original_prompt=resolved.text,
     )
 
 
-def _finish(services, resolved: ResolvedPrompt, result, finisher) -> None:
+def _finish(ctx: RunContext, resolved: ResolvedPrompt, result, finisher) -> None:
     if finisher is not None:
         apply_postprocess(finisher, result)
-    reference = _score_reference(services, resolved)
+    reference = _score_reference(ctx, resolved)
     for image in result.images:
-        image.identity_score = identity_score(services, image.image, reference)
+        image.identity_score = identity_score(ctx, image.image, reference)
 
 
 # -- post-processing (issue 5): face swap, face correct, super resolution ----
 
 
-def prepare_postprocess(services, resolved: ResolvedPrompt):
+def prepare_postprocess(ctx: RunContext, resolved: ResolvedPrompt):
     """The prompt's finishing steps, checked (a ``postprocess.Finisher``), or None when none is asked for.
 
     Raises what a step cannot do: ModelUnavailableError naming
@@ -222,9 +225,9 @@ def prepare_postprocess(services, resolved: ResolvedPrompt):
     if not flags.any:
         return None
     context = PostprocessContext(
-        settings=services.settings,
-        analyzer=lambda: services.analyzer,
-        tune=_swap_source(services, resolved) if flags.face_swap else None,
+        settings=ctx.settings,
+        analyzer=ctx.analyzer,
+        tune=_swap_source(ctx, resolved) if flags.face_swap else None,
         size=resolved.options.size_for(resolved.base_model.native_size),
     )
     return prepare(flags, context)
@@ -239,7 +242,14 @@ def apply_postprocess(finisher, result) -> None:
         image.parameters = with_summary(image.parameters, records)
 
 
-def _swap_source(services, resolved: ResolvedPrompt):
+def postprocess_summary(parameters: str) -> str | None:
+    """What the finishing steps did, read back from an image's A1111 parameters (None if none ran)."""
+    from lookalike.postprocess.pipeline import summary_from_parameters
+
+    return summary_from_parameters(parameters)
+
+
+def _swap_source(ctx: RunContext, resolved: ResolvedPrompt):
     """The most heavily weighted tune's kept crops, as face swap wants them; None without a tune."""
     from lookalike.postprocess import TuneFaces
 
@@ -248,23 +258,23 @@ def _swap_source(services, resolved: ResolvedPrompt):
     tune, _ = max(resolved.identities, key=lambda pair: pair[1])
     account = resolved.account_id
     return TuneFaces(
-        crops=services.tunes.large_crops(tune, account_id=account),
-        identity=lambda encoder: services.tunes.identity(tune, encoder, account_id=account),
+        crops=ctx.tunes.large_crops(tune, account_id=account),
+        identity=lambda encoder: ctx.tunes.identity(tune, encoder, account_id=account),
         tune_id=tune,
     )
 
 
-def warmup(services, base_model: str | int) -> None:
+def warmup(ctx: RunContext, base_model: str | int) -> None:
     """Load what the first prompt would: the base model and the face analysis."""
-    services.generator.warmup(get_base_model(base_model))
-    services.analyzer.warmup()
+    ctx.generator().warmup(get_base_model(base_model))
+    ctx.analyzer().warmup()
 
 
-def identity_score(services, image, reference: np.ndarray | None) -> float | None:
+def identity_score(ctx: RunContext, image, reference: np.ndarray | None) -> float | None:
     """Cosine similarity of the largest face in ``image`` to ``reference``; None without either."""
     if reference is None:
         return None
-    analyzer = services.analyzer
+    analyzer = ctx.analyzer()
     pixels = np.asarray(image.convert("RGB"))
     detections = analyzer.detect(pixels)
     if not detections:
@@ -274,12 +284,12 @@ def identity_score(services, image, reference: np.ndarray | None) -> float | Non
     return round(float(np.dot(face.embeddings[analyzer.encoder.name], reference)), 4)
 
 
-def _score_reference(services, resolved: ResolvedPrompt) -> np.ndarray | None:
+def _score_reference(ctx: RunContext, resolved: ResolvedPrompt) -> np.ndarray | None:
     """The offline identity of the most heavily weighted tune in the prompt."""
     if not resolved.identities:
         return None
     tune, _ = max(resolved.identities, key=lambda pair: pair[1])
-    return services.tunes.identity(tune, services.analyzer.encoder, account_id=resolved.account_id)
+    return ctx.tunes.identity(tune, ctx.analyzer().encoder, account_id=resolved.account_id)
 
 
 def _tune_number(raw: str) -> int:

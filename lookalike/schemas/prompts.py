@@ -1,0 +1,183 @@
+"""Prompts: ``PromptCreate`` (the request: text, callback and every generation option) and ``PromptPublic``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model, model_validator
+
+from lookalike.errors import PostprocessUnavailableError, UnsupportedFieldError
+from lookalike.prompts.options import OPTION_FIELDS, GenerationOptions, option_kind
+from lookalike.schemas.common import ErrorDetail, Text, iso, without_blanks
+from lookalike.schemas.fields import ASTRIA_PROMPT_FIELDS_NOT_OFFERED, refuse_unknown
+
+MAX_TEXT_CHARS = 4000
+MAX_CALLBACK_CHARS = 4096
+# Astria flags we have no step for yet: accepted by name, refused when true,
+# so that nobody gets an image silently without them.
+UNSUPPORTED_FLAGS = ("inpaint_faces", "hires_fix")
+
+
+class PromptCreate(GenerationOptions):
+    """A prompt as a client sends it (``prompt[...]`` form fields or ``{"prompt": {...}}``)."""
+
+    text: Text = Field(max_length=MAX_TEXT_CHARS, description="Prompt text with <faceid:TUNE_ID:WEIGHT> tokens.")
+    callback: Text | None = Field(
+        None, max_length=MAX_CALLBACK_CHARS, description="POSTed the prompt's JSON once it succeeded or failed."
+    )
+    inpaint_faces: bool | None = Field(None, description="Astria's; not available on this server yet (422 when true).")
+    hires_fix: bool | None = Field(None, description="Astria's; not available on this server yet (422 when true).")
+    use_lpw: bool | None = Field(
+        None, description="Astria's long-prompt weighting: always on here (compel), so only true is accepted."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unavailable(self) -> PromptCreate:
+        if not self.text.strip():
+            from lookalike.errors import InvalidFieldError
+
+            raise InvalidFieldError("text is required.", field="text")
+        for flag in UNSUPPORTED_FLAGS:
+            if getattr(self, flag):
+                raise PostprocessUnavailableError(f"prompt[{flag}] is not available on this server yet.", field=flag)
+        if self.use_lpw is False:
+            raise UnsupportedFieldError(
+                "prompt[use_lpw]=false cannot be honoured: long prompts are always weighted here (compel).",
+                field="use_lpw",
+            )
+        return self
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> PromptCreate:
+        """From a body's ``prompt`` group, however it arrived; fields nobody offers are refused by name."""
+        refuse_unknown(fields, known=cls.model_fields, not_offered=ASTRIA_PROMPT_FIELDS_NOT_OFFERED, group="prompt")
+        known = {name: fields[name] for name in cls.model_fields if name in fields}
+        return cls(**without_blanks(known, keep=("negative_prompt", "text")))
+
+    def options(self) -> GenerationOptions:
+        """The generation options alone, as sent (unset stays unset)."""
+        return GenerationOptions(**self.model_dump(include=set(OPTION_FIELDS), exclude_unset=True))
+
+    def sent(self) -> dict[str, Any]:
+        """The fields the client set, in wire form: what a request carries and what idempotency compares."""
+        return self.model_dump(exclude_unset=True)
+
+
+class ImageDetail(BaseModel):
+    url: str
+    seed: int
+    width: int
+    height: int
+    identity_score: float | None = Field(description="Cosine similarity of the largest face to the tune; null without a face.")
+    postprocess: str | None = Field(description="What the finishing steps did, when any was asked for.")
+
+
+class _PromptPublicBase(BaseModel):
+    id: int
+    tune_id: int = Field(description="The id in the URL it was posted to: a tune, or a gallery (base model) id.")
+    base_model: str | None = Field(description="Not Astria's: the base model's slug.")
+    text: str
+    negative_prompt: str
+    status: str = Field(description="Not Astria's: queued, processing, succeeded or failed.")
+    user_error: str | None = Field(description="Why it failed, in words; null unless it failed.")
+    error: ErrorDetail | None = Field(description="Not Astria's: the failure with its stable code.")
+    images: list[str] = Field(description="Signed links to the images; empty until it succeeded.")
+    image_details: list[ImageDetail] = Field(description="Not Astria's: each image's seed, size and identity score.")
+    resolved: dict[str, Any] = Field(description="Not Astria's: every option as it runs (defaults filled in).")
+    use_lpw: bool = Field(True, description="Long prompts are always weighted here (compel).")
+    inpaint_faces: bool = False
+    hires_fix: bool = False
+    callback: str | None
+    trained_at: str | None = Field(description="When it finished (Astria's name); null until then.")
+    started_training_at: str | None = Field(description="When a worker started it; null until then.")
+    created_at: str
+    updated_at: str
+    url: str
+
+    @classmethod
+    def from_row(cls, row: Any, base_url: str, link: Callable[[str], str] = lambda path: path) -> PromptPublic:
+        """A stored prompt (``PromptRow`` with its images) as the API shows it.
+
+        ``link`` turns an image path into a signed one (``UrlSigner.stable_link``).
+        """
+        base = base_url.rstrip("/")
+        stored = row.options or {}
+        resolved = stored.get("resolved", {})
+        # Prompts stored before "sent" was kept show what ran.
+        sent = stored.get("sent", resolved)
+        details = [
+            ImageDetail(
+                url=base + link(image_path(row.id, image.position)),
+                seed=image.seed,
+                width=image.width,
+                height=image.height,
+                identity_score=None if image.identity_score is None else round(image.identity_score, 4),
+                postprocess=image.postprocess,
+            )
+            for image in row.images
+        ]
+        return PromptPublic(
+            id=row.id,
+            tune_id=row.tune_id,
+            base_model=row.base_model_id,
+            text=row.text,
+            negative_prompt=row.negative_prompt,
+            status=row.status,
+            user_error=(row.error or {}).get("message") if row.status == "failed" else None,
+            error=row.error,
+            images=[detail.url for detail in details],
+            image_details=details,
+            resolved=resolved,
+            callback=row.callback,
+            trained_at=iso(row.trained_at),
+            started_training_at=iso(row.started_at),
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
+            url=f"{base}/tunes/{row.tune_id}/prompts/{row.id}.json",
+            **{name: _shown(name, stored, resolved, sent) for name in _SHOWN_OPTIONS},
+        )
+
+
+def image_path(prompt_id: int, position: int) -> str:
+    return f"/prompts/{prompt_id}/images/{position}.png"
+
+
+# Every option but the negative prompt (a top-level field) is echoed as the
+# engine runs it; flags read false when unset.
+_SHOWN_OPTIONS = tuple(name for name in OPTION_FIELDS if name != "negative_prompt")
+
+
+def _is_flag(name: str) -> bool:
+    return option_kind(name) is bool
+
+
+# As Astria shows them: null when the client left them unset (what ran is in ``resolved``).
+_NULL_WHEN_UNSET = ("cfg_scale", "steps", "seed")
+
+
+def _shown(name: str, stored: Mapping[str, Any], resolved: Mapping[str, Any], sent: Mapping[str, Any]) -> Any:
+    if name in _NULL_WHEN_UNSET:
+        return sent.get(name)
+    # aspect_ratio is what the client asked for; w and h show what it gave.
+    value = stored.get(name) if name == "aspect_ratio" else resolved.get(name)
+    return bool(value) if _is_flag(name) else value
+
+
+def _public_field(name: str) -> tuple[Any, Any]:
+    info = GenerationOptions.model_fields[name]
+    if _is_flag(name):
+        return bool, Field(False, description=info.description)
+    extra = dict(info.json_schema_extra or {})
+    if "enum" in extra:
+        # Shown as null when not asked for; an enum beside the anyOf would forbid null.
+        extra["enum"] = [*extra["enum"], None]
+    return option_kind(name) | None, Field(None, description=info.description, json_schema_extra=extra)
+
+
+PromptPublic = create_model(
+    "PromptPublic",
+    __base__=_PromptPublicBase,
+    __doc__="A prompt as the API shows it: Astria's fields, every option as run, and each image's details.",
+    **{name: _public_field(name) for name in _SHOWN_OPTIONS},
+)

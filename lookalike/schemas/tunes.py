@@ -1,0 +1,232 @@
+"""Tunes: ``TuneCreate`` (the request) and ``TunePublic`` (what the API shows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
+
+from lookalike.errors import InvalidFieldError
+from lookalike.prompts.options import invalid_field
+from lookalike.schemas.common import Text, Upload, without_blanks
+from lookalike.schemas.fields import ASTRIA_TUNE_FIELDS_NOT_OFFERED, refuse_unknown
+
+MODEL_TYPES = ("faceid",)
+# Astria's branch values; flux1 is refused by the base-model check (no Flux model here).
+BRANCHES = ("fast", "sd15", "sdxl1", "flux1")
+
+
+class TuneCreate(BaseModel):
+    """A tune as a client sends it (``tune[...]`` form fields with ``tune[images][]`` files, or JSON)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    title: Text = Field(
+        max_length=255,
+        description="Required. Also the idempotency key: a second POST with the same title returns the first tune.",
+    )
+    name: Text = Field(max_length=64, description="Class name: man, woman, boy, girl, person, male, female, child, baby.")
+    base_tune_id: int | str | None = Field(None, description="Gallery id of a base model (GET /gallery/tunes) or its slug.")
+    model_type: Text = Field("faceid", description="Only `faceid`.")
+    callback: Text | None = Field(None, max_length=4096, description="POSTed the tune's JSON once it is ready.")
+    token: Text | None = Field(None, max_length=64, description="Astria's class token (ohwx by default); kept and shown.")
+    branch: Text | None = Field(
+        None,
+        description="`fast`: Astria's mock tune (no face model; its prompts get placeholder images at once). "
+        "`sd15`/`sdxl1` must match the base model.",
+    )
+    prompts_attributes: list[dict[str, Any]] = Field(
+        default_factory=list, description="Prompts to queue on the new tune, each with prompt fields."
+    )
+    images: Annotated[list[Upload], WithJsonSchema({"type": "array", "items": {"type": "string", "format": "binary"}})] = Field(
+        default_factory=list, description="The photos, as uploaded files (multipart only)."
+    )
+    image_urls: list[str] = Field(
+        default_factory=list,
+        description="Photos by URL, fetched by the server (public http(s) addresses only; size, time and redirect limits).",
+    )
+
+    @field_validator("title", "name")
+    @classmethod
+    def _not_blank(cls, value: str, info) -> str:
+        if not value.strip():
+            raise InvalidFieldError(f"{info.field_name} is required.", field=info.field_name)
+        return value
+
+    @field_validator("model_type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in MODEL_TYPES:
+            raise InvalidFieldError(
+                f"tune[model_type] {value!r} is not supported; only faceid tunes are made here.", field="model_type"
+            )
+        return value
+
+    @field_validator("base_tune_id", mode="before")
+    @classmethod
+    def _gallery_ref(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int))):
+            raise InvalidFieldError("tune[base_tune_id] must be a gallery id or a base model slug.", field="base_tune_id")
+        return value
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _files(cls, value: Any) -> Any:
+        if isinstance(value, Upload):
+            return [value]
+        if not isinstance(value, list):
+            raise InvalidFieldError("tune[images][] must be uploaded files.", field="images")
+        for index, item in enumerate(value):
+            if not isinstance(item, Upload):
+                raise InvalidFieldError(
+                    f"tune[images][{index}] is not a file; upload photos as files (curl -F 'tune[images][]=@photo.jpg').",
+                    field="images",
+                    image_index=index,
+                )
+        return value
+
+    @field_validator("image_urls", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+            raise InvalidFieldError("tune[image_urls][] must be a list of http(s) URLs.", field="image_urls")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _known_branch(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if value not in BRANCHES:
+            raise InvalidFieldError(
+                f"tune[branch] {value!r} is not one of {', '.join(BRANCHES)}.", field="branch", details={"valid": list(BRANCHES)}
+            )
+        return value
+
+    @field_validator("prompts_attributes", mode="before")
+    @classmethod
+    def _prompt_groups(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            # A form's tune[prompts_attributes][0][text] arrives keyed by index.
+            value = [value[key] for key in sorted(value, key=str)]
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise InvalidFieldError(
+                "tune[prompts_attributes] must be a list of prompts (tune[prompts_attributes][][text]=...).",
+                field="prompts_attributes",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _photos_given_once(self) -> TuneCreate:
+        if self.images and self.image_urls:
+            raise InvalidFieldError("Send tune[images][] or tune[image_urls][], not both.", field="image_urls")
+        return self
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> TuneCreate:
+        """From a body's ``tune`` group, however it arrived; fields nobody offers are refused by name."""
+        refuse_unknown(fields, known=cls.model_fields, not_offered=ASTRIA_TUNE_FIELDS_NOT_OFFERED, group="tune")
+        known = {name: fields[name] for name in cls.model_fields if name in fields}
+        try:
+            return cls(**without_blanks(known, keep=("title", "name")))
+        except ValidationError as exc:
+            raise invalid_field(exc) from None
+
+
+class TuneUpdate(BaseModel):
+    """``PATCH /tunes/{id}``: what may change after creation (Astria's title and name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: Text | None = Field(None, max_length=255, description="A new title.")
+    name: Text | None = Field(None, max_length=64, description="A new class name.")
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, Any]) -> TuneUpdate:
+        refuse_unknown(
+            fields, known=cls.model_fields, not_offered=ASTRIA_TUNE_FIELDS_NOT_OFFERED | TUNE_FIELDS_FIXED, group="tune"
+        )
+        known = {name: fields[name] for name in cls.model_fields if name in fields}
+        try:
+            update = cls(**without_blanks(known))
+        except ValidationError as exc:
+            raise invalid_field(exc) from None
+        if update.title is None and update.name is None:
+            raise InvalidFieldError("Send tune[title] or tune[name] to change.", field="title")
+        return update
+
+
+# Fields a tune is made with that cannot change afterwards (a new tune is the way).
+TUNE_FIELDS_FIXED = frozenset({"images", "image_urls", "base_tune_id", "model_type", "branch", "token", "callback"})
+
+
+class TunePhotoPublic(BaseModel):
+    index: int
+    filename: str | None
+    width: int
+    height: int
+    box: dict[str, Any]
+    landmarks: list[list[float]]
+    quality: dict[str, Any]
+    ignored_faces: int
+
+
+class TuneIdentityPublic(BaseModel):
+    encoder: str
+    dim: int
+    min_similarity: float
+
+
+class TunePublic(BaseModel):
+    """A tune with Astria's fields (same names, types and null-ness) and ours (photo checks, identity)."""
+
+    id: int
+    title: str
+    name: str | None
+    is_api: bool
+    token: str
+    base_tune_id: int | None = Field(description="The gallery id of the tune's base model (Astria shows null).")
+    args: str | None = Field(None, description="Astria's training arguments: none for a FaceID tune.")
+    steps: int | None = Field(None, description="Training steps: none for a FaceID tune (nothing is trained).")
+    face_crop: bool | None = None
+    training_face_correct: bool | None = None
+    ckpt_url: str | None = Field(None, description="No checkpoint for a FaceID tune.")
+    ckpt_urls: list[str] = Field(default_factory=list)
+    eta: str | None
+    trained_at: str | None
+    started_training_at: str | None
+    expires_at: str | None = Field(None, description="Never: tunes stay until deleted.")
+    created_at: str
+    updated_at: str
+    branch: str = Field(description="sd15 or sdxl1 from the base model; fast for a mock tune.")
+    model_type: str
+    url: str
+    orig_images: list[str] = Field(description="Signed links to the tune's photos (uploads if kept, else aligned crops).")
+    base_model: str = Field(description="Not Astria's: the base model's slug.")
+    images: list[TunePhotoPublic] = Field(description="Not Astria's: each photo's face check.")
+    identity: list[TuneIdentityPublic] = Field(description="Not Astria's: the identity per face encoder.")
+
+    @classmethod
+    def from_tune(cls, tune: Mapping[str, Any], base_url: str, link: Callable[[str], str]) -> TunePublic:
+        """A tune as the tunes service returns it (``tunes.views.tune_to_dict``).
+
+        ``link`` turns a path into a signed one (``UrlSigner.stable_link``).
+        """
+        base = base_url.rstrip("/")
+        return cls(
+            **tune,
+            # Nothing is trained: a FaceID tune is ready the moment it exists.
+            eta=tune["trained_at"],
+            started_training_at=tune["created_at"],
+            url=f"{base}/tunes/{tune['id']}.json",
+            orig_images=[base + link(tune_photo_path(tune["id"], photo["index"])) for photo in tune["images"]],
+        )
+
+
+def tune_photo_path(tune_id: int, position: int) -> str:
+    return f"/tunes/{tune_id}/photos/{position}.png"
