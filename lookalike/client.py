@@ -6,7 +6,7 @@
     client.download(client.wait(prompt), "out/")
 
 Errors come back as the same typed errors the library raises
-(``lookalike.errors``), rebuilt from the ``{"error": {...}}`` body, with the
+(``lookalike.errors``), rebuilt from the error body's stable ``code``, with the
 HTTP status on ``.status``. Creations are safe to retry: every
 ``create_tune`` and ``create_prompt`` sends its own Idempotency-Key, so 429
 and 503 answers and dropped connections are retried with backoff.
@@ -51,6 +51,8 @@ def _error_classes() -> dict[str, type[LookalikeError]]:
 def error_from_body(status: int, body: Any) -> LookalikeError:
     """The typed error for an error answer; unknown codes keep their code on a plain LookalikeError."""
     error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and "code" in body:
+        error = body  # the server's shape: Astria's "error" string with our fields beside it
     if not isinstance(error, dict):
         exc = LookalikeError(f"HTTP {status} with no error body.")
         exc.status = status

@@ -268,7 +268,7 @@ class Services:
         def sweep() -> None:
             try:
                 self.sweep_orphan_blobs()
-            except Exception:  # noqa: BLE001 - housekeeping: it must never stop the process
+            except Exception:  # housekeeping: it must never stop the process
                 log.warning("the sweep of orphan blob folders failed; the next start tries again", exc_info=True)
 
         self._sweep = threading.Thread(target=sweep, name="lookalike-blob-sweep", daemon=True)

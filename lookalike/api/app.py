@@ -34,8 +34,9 @@ Portraits of a person from a few photos, with no training, behind an
 [Astria](https://docs.astria.ai)-compatible API.
 
 Authenticate every call with `Authorization: Bearer KEY` (make a key with
-`lookalike keys create --name NAME`). Errors always have the body
-`{"error": {"code", "message", "hint", "field", ...}}`. See docs/API.md for
+`lookalike keys create --name NAME`). Errors have Astria's body, a message
+in `error`, with our stable `code` beside it:
+`{"error": "...", "code", "message", "hint", "field", ...}`. See docs/API.md for
 curl examples and docs/SERVICE.md for jobs and callbacks.
 """
 

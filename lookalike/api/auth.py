@@ -47,29 +47,24 @@ def current_caller(
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def creation_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
-    """The caller, once a call of their creation budget is spent; 429 when none is left."""
-    wait = ctx.limiter.take(CREATE, caller.key_id)
+def _spend(ctx: Ctx, caller: Caller, budget: str, what: str) -> Caller:
+    """The caller, once one call of ``budget`` is spent; 429 naming ``what`` when none is left."""
+    wait = ctx.limiter.take(budget, caller.key_id)
     if wait is not None:
-        raise RateLimitedError(
-            f"Too many tunes and prompts created with this key; try again in {wait:.1f} s.",
-            retry_after=wait,
-        )
+        raise RateLimitedError(f"Too many {what} with this key; try again in {wait:.1f} s.", retry_after=wait)
     return caller
+
+
+def creation_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
+    return _spend(ctx, caller, CREATE, "tunes and prompts created")
 
 
 CreatingCaller = Annotated[Caller, Depends(creation_allowance)]
 
 
 def face_check_allowance(ctx: Ctx, caller: CurrentCaller) -> Caller:
-    """The caller, once a call of their face-check budget (its own, same numbers) is spent; 429 when none is left."""
-    wait = ctx.limiter.take(FACE_CHECK, caller.key_id)
-    if wait is not None:
-        raise RateLimitedError(
-            f"Too many face checks with this key; try again in {wait:.1f} s.",
-            retry_after=wait,
-        )
-    return caller
+    # Its own budget with the creation numbers: the studio checks every photo before creating.
+    return _spend(ctx, caller, FACE_CHECK, "face checks")
 
 
 CheckingCaller = Annotated[Caller, Depends(face_check_allowance)]

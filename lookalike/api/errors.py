@@ -1,4 +1,11 @@
-"""Where domain errors become HTTP answers: every error body is ``{"error": {"code", "message", ...}}``."""
+"""Where domain errors become HTTP answers, in Astria's shape with our stable code beside it.
+
+Code written for Astria reads ``error`` as a string: every error body is
+``{"error": MESSAGE, "code": CODE, "message": MESSAGE, "hint", "field",
+"image_index", "details"}`` (the last four when they apply). ``code`` is
+the stable, documented contract (README, docs/API.md); ``error`` is for
+people and may be reworded.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +61,7 @@ def status_for(exc: LookalikeError) -> int:
 
 
 def error_response(status: int, error: dict, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    return JSONResponse({"error": error["message"], **error}, status_code=status, headers=headers)
 
 
 async def on_lookalike_error(_request: Request, exc: LookalikeError) -> JSONResponse:

@@ -57,13 +57,19 @@ def split_key(key: str) -> list[str]:
 
 
 def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Bracketed keys to a nested dict; ``[]`` appends, ``[N]`` orders by N, both give lists."""
+    """Bracketed keys to a nested dict; ``[]`` appends, ``[N]`` orders by N, both give lists.
+
+    A list may hold groups, as Rails reads them (Astria's
+    ``tune[prompts_attributes][][text]``): ``[][key]`` starts a new group
+    when the last one already has ``key``; ``[N][key]`` fills group N.
+    """
     root: dict[str, Any] = {}
     for key, value in pairs:
         parts = split_key(key)
-        node = root
-        for i, part in enumerate(parts[:-1]):
-            following = parts[i + 1]
+        node: dict[str, Any] = root
+        i = 0
+        while i < len(parts) - 1:
+            part, following = parts[i], parts[i + 1]
             # ASCII only: str.isdigit() also takes "²", which int() then refuses.
             is_list = following == "" or _INDEX.fullmatch(following) is not None
             child = node.get(part)
@@ -75,11 +81,15 @@ def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             elif is_list != isinstance(child, _IndexedList):
                 raise BodyFormatError(f"Field {key!r} mixes a list and a single value.", field=key)
             if isinstance(child, _IndexedList):
-                if i + 1 != len(parts) - 1:
-                    raise BodyFormatError(f"Field {key!r} nests too deep.", field=key)
-                child.add(following, value)
-                break
+                if i + 2 == len(parts):
+                    child.add(following, value)
+                    break
+                # A list of groups: the group this key goes into, then on inside it.
+                node = child.group(following, parts[i + 2], key)
+                i += 2
+                continue
             node = child
+            i += 1
         else:
             last = parts[-1]
             if isinstance(node.get(last), (dict, _IndexedList)):
@@ -95,6 +105,21 @@ class _IndexedList:
     def add(self, index: str, value: Any) -> None:
         order = len(self.items)
         self.items.append((parse_int(index) if index else 10**MAX_DIGITS + order, order, value))
+
+    def group(self, index: str, key: str, field: str) -> dict[str, Any]:
+        """The group that ``[index][key]`` fills: found by index, or the open one for ``[]``."""
+        if index:
+            number = parse_int(index)
+            for position, _, item in self.items:
+                if position == number:
+                    if not isinstance(item, dict):
+                        raise BodyFormatError(f"Field {field!r} mixes a list and a single value.", field=field)
+                    return item
+        elif self.items and isinstance(self.items[-1][2], dict) and key not in self.items[-1][2]:
+            return self.items[-1][2]
+        created: dict[str, Any] = {}
+        self.add(index, created)
+        return created
 
     def values(self) -> list[Any]:
         return [value for _, _, value in sorted(self.items)]

@@ -57,7 +57,8 @@ def _content_length(scope) -> int | None:
 
 
 async def _reject(send, error: RequestTooLargeError) -> None:
-    body = json.dumps({"error": error.to_dict()}).encode("utf-8")
+    # The same shape as every other error answer (api/errors.py).
+    body = json.dumps({"error": error.message, **error.to_dict()}).encode("utf-8")
     await send(
         {
             "type": "http.response.start",

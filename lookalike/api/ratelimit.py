@@ -133,12 +133,11 @@ def _take(limiter: MovingWindowRateLimiter, windows: tuple[RateLimitItem, ...], 
     # earlier window is spent by a refused call).
     full = [item for item in windows if not limiter.test(item, *identifiers)]
     if not full:
-        full = []
         for item in windows:
             if not limiter.hit(item, *identifiers):
-                full.append(item)
+                full = [item]
                 break
-        if not full:
+        else:
             return None
     now = time.time()
     waits = [limiter.get_window_stats(item, *identifiers).reset_time - now for item in full]

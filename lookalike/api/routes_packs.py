@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from lookalike.api.auth import CreatingCaller, CurrentCaller
 from lookalike.api.context import Ctx
 from lookalike.api.forms import fields_named_as_sent, read_body, section
-from lookalike.api.params import MAX_ID, PlainInt
+from lookalike.api.params import MAX_ID, IdempotencyKey, PlainInt
 from lookalike.api.schemas import CREATE_ERRORS, ERRORS, request_body
 from lookalike.schemas import TunePublic
 from lookalike.schemas.packs import (
@@ -92,7 +92,12 @@ def get_pack(ctx: Ctx, _caller: CurrentCaller, pack_id: PackId) -> PackPublic:
     ),
 )
 async def create_pack_tunes(
-    request: Request, response: Response, ctx: Ctx, caller: CreatingCaller, pack_id: PackId
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    caller: CreatingCaller,
+    pack_id: PackId,
+    idempotency_key: IdempotencyKey = None,
 ) -> TunePublic | list[TunePublic]:
     services = ctx.services
     services.packs.get(pack_id)  # an unknown pack is a 404 whatever the body holds
@@ -100,11 +105,13 @@ async def create_pack_tunes(
     fields = section(body, "tune")
     with fields_named_as_sent("tune"):
         new = PackTuneCreate.parse(fields)
-        made = await run_in_threadpool(services.packs.create_tunes, caller.account_id, pack_id, new)
+        made = await run_in_threadpool(
+            services.packs.create_tunes, caller.account_id, pack_id, new, idempotency_key=idempotency_key
+        )
     tunes = [TunePublic.from_tune(tune, str(request.base_url), services.link) for tune in made.tunes]
     if made.existing:
         return tunes
     if not made.created:
-        # Astria's idempotent title (LOOKALIKE_TUNE_TITLE_IDEMPOTENT): the first tune, nothing queued again.
+        # A replay (the same Idempotency-Key, or Astria's idempotent title): the first tune, nothing queued again.
         response.headers["Idempotent-Replayed"] = "true"
     return tunes[0]

@@ -79,8 +79,7 @@ def check_prompt(
     if not spec.engine_supported:
         raise UnsupportedBaseModelError(
             f"Base model {spec.id} is catalogued but the engine cannot run it yet.",
-            field="base_model",
-            hint="Use an SD 1.5 model (`lookalike models list`).",
+            hint="Post to an SD 1.5 model's gallery id, or use a tune made on one (`lookalike models list`).",
         )
     fields = dict(options)
     fields["negative_prompt"] = negative_prompt or ""

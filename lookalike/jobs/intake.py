@@ -1,8 +1,10 @@
 """Taking tunes in: photos (uploaded or fetched by URL), the title rule, the callback, and queued prompts.
 
 ``POST /tunes`` and a pack's ``POST /p/{id}/tunes`` both end here, so they
-behave alike. Nothing is written before every photo has passed its check;
-the callback and the prompts are queued only after the tune exists.
+behave alike. Every check that can fail runs before anything is written
+(fields, prompts, photo count; a replay is recognised before any URL is
+fetched); the prompts are queued all or none, and the tune's callback goes
+out only once they are.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lookalike.errors import InvalidFieldError, LookalikeError
+from lookalike.errors import IdempotencyKeyReusedError, InvalidFieldError, LookalikeError
 from lookalike.jobs.callbacks import CallbackDispatcher, check_callback_url
 from lookalike.jobs.submit import PromptService
 from lookalike.net.safe_fetch import FetchPolicy, fetch_images
+from lookalike.prompts.syntax import parse_prompt
 from lookalike.schemas import PromptCreate, TuneCreate, TunePublic, Upload
+from lookalike.store.ids import FIRST_USER_TUNE_ID
 from lookalike.store.tables import PromptRow
 from lookalike.tunes.service import TuneService
+
+# In a prompts_attributes text, where the new tune's id goes.
+TUNE_ID_PLACEHOLDER = "{tune_id}"
+
 
 @dataclass(frozen=True)
 class NewTune:
@@ -45,20 +53,25 @@ class TuneIntake:
         request: TuneCreate,
         *,
         idempotency_key: str | None = None,
-        prompt_defaults: dict[str, Any] | None = None,
         extra_prompts: Callable[[int], list[PromptCreate]] | None = None,
     ) -> NewTune:
-        """Make the tune, send its callback, queue its prompts (``prompts_attributes``).
+        """Make the tune, queue its prompts, send its callback; (tune, created, prompts).
 
-        With an ``idempotency_key``, a retry of the same request returns the
-        first tune and queues nothing again.
-
-        ``extra_prompts(tune_id)`` gives more prompts to queue on the new tune
-        after those (a pack's, whose texts name the tune); the caller checks
-        them before, so that a bad one makes no tune.
+        ``prompts_attributes`` texts may name the new tune as ``{tune_id}``;
+        one with no ``<faceid>`` token gets ``<faceid:{tune_id}:1>`` in front
+        (a prompt queued with a FaceID tune is for that face). With an
+        ``idempotency_key``, a retry of the same request returns the first
+        tune and queues nothing again. ``extra_prompts(tune_id)`` gives more
+        prompts to queue after those (a pack's); the caller checks them first.
         """
         callback = self._callback(request.callback, "callback")
-        prompt_requests = [self._prompt(i, fields, prompt_defaults) for i, fields in enumerate(request.prompts_attributes)]
+        for index, fields in enumerate(request.prompts_attributes):
+            self._prompt(index, fields, FIRST_USER_TUNE_ID)  # checked now: a bad one makes nothing
+        self.tunes.check_count(len(request.images) or len(request.image_urls))
+        request_hash = _request_hash(request)
+        replay = self._replay(account_id, request, idempotency_key, request_hash)
+        if replay is not None:
+            return NewTune(replay, False, [])
         photos = list(request.images) or self._fetch(request.image_urls)
         create = dict(
             name=request.name,
@@ -70,10 +83,7 @@ class TuneIntake:
         )
         if idempotency_key:
             tune, created = self.tunes.create_keyed(
-                title=request.title,
-                idempotency_key=idempotency_key,
-                request_hash=_request_hash(request, photos),
-                **create,
+                title=request.title, idempotency_key=idempotency_key, request_hash=request_hash, **create
             )
         elif self.title_idempotent:
             tune, created = self.tunes.create_once(title=request.title, **create)
@@ -81,9 +91,10 @@ class TuneIntake:
             tune, created = self.tunes.create(title=request.title, **create), True
         if not created:
             return NewTune(tune, False, [])
+        planned = [(index, self._prompt(index, fields, tune["id"])) for index, fields in enumerate(request.prompts_attributes)]
         if extra_prompts is not None:
-            prompt_requests += extra_prompts(tune["id"])
-        queued = self._queue_all(account_id, tune["id"], prompt_requests)
+            planned += [(None, prompt) for prompt in extra_prompts(tune["id"])]
+        queued = self._queue_all(account_id, tune["id"], planned)
         if callback:
             self.callbacks().enqueue(
                 account_id=account_id,
@@ -94,12 +105,30 @@ class TuneIntake:
             )
         return NewTune(tune, True, queued)
 
-    def _queue_all(self, account_id: int, tune_id: int, requests: list[PromptCreate]) -> list[PromptRow]:
+    def _replay(self, account_id: int, request: TuneCreate, key: str | None, request_hash: str) -> dict | None:
+        """The earlier tune this request repeats, found before any photo is fetched or checked."""
+        if key:
+            existing = self.tunes.find_by_idempotency_key(account_id=account_id, key=key)
+            if existing is not None and existing["request_hash"] != request_hash:
+                raise IdempotencyKeyReusedError(
+                    "This Idempotency-Key was used for a different tune.", details={"tune_id": existing["tune"]["id"]}
+                )
+            return None if existing is None else existing["tune"]
+        if self.title_idempotent:
+            return self.tunes.find_by_title(account_id=account_id, title=request.title)
+        return None
+
+    def _queue_all(self, account_id: int, tune_id: int, planned: list[tuple[int | None, PromptCreate]]) -> list[PromptRow]:
         """Queue every prompt, or none: one refused (a model missing, say) takes back the others and the tune."""
         queued: list[PromptRow] = []
         try:
-            for prompt in requests:
-                queued.append(self.prompts.submit(account_id, tune_id, prompt)[0])
+            for index, prompt in planned:
+                try:
+                    queued.append(self.prompts.submit(account_id, tune_id, prompt)[0])
+                except LookalikeError as exc:
+                    if index is not None:
+                        exc.field = _attribute_field(index, exc.field)
+                    raise
         except BaseException:
             for row in queued:
                 self.prompts.store.delete(row.id, account_id=account_id)
@@ -112,13 +141,22 @@ class TuneIntake:
             return None
         return check_callback_url(url, allow_private=self.allow_private_callbacks, field=field)
 
-    def _prompt(self, index: int, fields: dict[str, Any], defaults: dict[str, Any] | None) -> PromptCreate:
-        """One of ``prompts_attributes``, checked before the tune is made so a bad one makes nothing."""
+    def _prompt(self, index: int, fields: dict[str, Any], tune_id: int) -> PromptCreate:
+        """One of ``prompts_attributes`` for tune ``tune_id``, its errors named as sent."""
+        text = fields.get("text")
+        if isinstance(text, str):
+            text = text.replace(TUNE_ID_PLACEHOLDER, str(tune_id))
+            try:
+                if not parse_prompt(text).tokens:
+                    text = f"<faceid:{tune_id}:1> {text}"
+            except LookalikeError as exc:
+                exc.field = _attribute_field(index, exc.field)
+                raise
+            fields = {**fields, "text": text}
         try:
-            return PromptCreate.parse({**(defaults or {}), **fields})
+            return PromptCreate.parse(fields)
         except LookalikeError as exc:
-            # Named as sent, in full: fields_named_as_sent leaves a bracketed name alone.
-            exc.field = f"tune[prompts_attributes][{index}][{exc.field or 'text'}]"
+            exc.field = _attribute_field(index, exc.field)
             raise
 
     def _fetch(self, urls: list[str]) -> list[Upload]:
@@ -142,17 +180,15 @@ class TuneIntake:
         return None
 
 
-def _request_hash(request: TuneCreate, photos: list[Upload]) -> str:
-    """What makes two creates the same request: every field, and the photos' bytes (not their names)."""
-    fields = request.model_dump(exclude={"images"}, mode="json")
-    fields["photos"] = [hashlib.sha256(photo.data).hexdigest() for photo in photos] if request.images else []
-    canonical = json.dumps(fields, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _attribute_field(index: int, field: str | None) -> str:
+    # Named as sent, in full: fields_named_as_sent leaves a bracketed name alone.
+    name = (field or "text").removeprefix("prompt[").removesuffix("]")
+    return f"tune[prompts_attributes][{index}][{name}]"
 
 
-def _request_hash(request: TuneCreate, photos: list[Upload]) -> str:
-    """What makes two creates the same request: every field, and the photos' bytes (not their names)."""
+def _request_hash(request: TuneCreate) -> str:
+    """What makes two creates the same request: every field, and uploaded photos by their bytes (not names)."""
     fields = request.model_dump(exclude={"images"}, mode="json")
-    fields["photos"] = [hashlib.sha256(photo.data).hexdigest() for photo in photos] if request.images else []
+    fields["photos"] = [hashlib.sha256(photo.data).hexdigest() for photo in request.images]
     canonical = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

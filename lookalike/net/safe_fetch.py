@@ -147,32 +147,6 @@ def fetch_image(
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
-def fetch_image_url(
-    url: str,
-    *,
-    allow_private: bool,
-    max_bytes: int,
-    timeout_s: float,
-    max_redirects: int,
-    image_index: int | None = None,
-    field: str | None = None,
-    resolver: Resolver | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-) -> bytes:
-    """``fetch_image(...).data``: the bytes of a JPEG, PNG or WebP photo."""
-    return fetch_image(
-        url,
-        allow_private=allow_private,
-        max_bytes=max_bytes,
-        timeout_s=timeout_s,
-        max_redirects=max_redirects,
-        image_index=image_index,
-        field=field,
-        resolver=resolver,
-        ssl_context=ssl_context,
-    ).data
-
-
 def fetch_images(
     urls: Sequence[str],
     policy: FetchPolicy,

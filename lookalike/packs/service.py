@@ -49,7 +49,9 @@ class PackService:
     def get(self, pack_id: int) -> Pack:
         return self.catalog.get(pack_id)
 
-    def create_tunes(self, account_id: int, pack_id: int, request: PackTuneCreate) -> PackTunes:
+    def create_tunes(
+        self, account_id: int, pack_id: int, request: PackTuneCreate, *, idempotency_key: str | None = None
+    ) -> PackTunes:
         pack = self.catalog.get(pack_id)
         callback = self._prompt_callback(request.prompt_callback)
         if request.tune is None:
@@ -69,6 +71,7 @@ class PackService:
         made = self.intake.create(
             account_id,
             tune.model_copy(update={"base_tune_id": pack.base_tune_id, "token": tune.token or pack.token}),
+            idempotency_key=idempotency_key,
             extra_prompts=lambda tune_id: [
                 prompt.prompt_create(tune_id, request.characteristics, callback) for prompt in plan
             ],

@@ -39,8 +39,10 @@ class ErrorDetail(BaseModel):
     details: dict[str, Any] | None = None
 
 
-class ErrorBody(BaseModel):
-    error: ErrorDetail
+class ErrorBody(ErrorDetail):
+    """An error answer: Astria's ``error`` (the message, a string) with our fields beside it."""
+
+    error: str
 
 
 def iso(value: datetime | None) -> str | None:

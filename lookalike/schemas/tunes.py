@@ -24,7 +24,8 @@ class TuneCreate(BaseModel):
 
     title: Text = Field(
         max_length=255,
-        description="Required. Also the idempotency key: a second POST with the same title returns the first tune.",
+        description="Required. Not a key by default (Astria's default): send Idempotency-Key for safe retries, "
+        "or run the server with LOOKALIKE_TUNE_TITLE_IDEMPOTENT=true to make the title one.",
     )
     name: Text = Field(max_length=64, description="Class name: man, woman, boy, girl, person, male, female, child, baby.")
     base_tune_id: int | str | None = Field(None, description="Gallery id of a base model (GET /gallery/tunes) or its slug.")
@@ -148,9 +149,13 @@ class TuneUpdate(BaseModel):
 
     @classmethod
     def parse(cls, fields: Mapping[str, Any]) -> TuneUpdate:
-        refuse_unknown(
-            fields, known=cls.model_fields, not_offered=ASTRIA_TUNE_FIELDS_NOT_OFFERED | TUNE_FIELDS_FIXED, group="tune"
-        )
+        for name in TUNE_FIELDS_FIXED & set(fields):
+            raise InvalidFieldError(
+                f"tune[{name}] is set when a tune is made and cannot change.",
+                field=name,
+                hint="Make a new tune instead.",
+            )
+        refuse_unknown(fields, known=cls.model_fields, not_offered=ASTRIA_TUNE_FIELDS_NOT_OFFERED, group="tune")
         known = {name: fields[name] for name in cls.model_fields if name in fields}
         try:
             update = cls(**without_blanks(known))

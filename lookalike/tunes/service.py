@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
@@ -174,7 +175,11 @@ class TuneService:
             identity = build_identity(encoder, [c.face.embeddings[encoder] for c in checked])
             return self._store(row, [(c, photos[c.index]) for c in checked], (encoder, identity))
 
-    def _check_count(self, photos: Sequence[PhotoInput]) -> None:
+    def check_count(self, count: int) -> None:
+        """Refuse a photo count a tune cannot have, before any photo is read or fetched."""
+        self._check_count([None] * count)
+
+    def _check_count(self, photos: Sequence[PhotoInput | None]) -> None:
         if not photos:
             raise NoPhotosError("A tune needs at least one photo.", field="images")
         if len(photos) > self.max_photos:
@@ -295,6 +300,14 @@ class TuneService:
             return self.get(tune_id, account_id=account_id)
         except TuneNotFoundError:
             return None
+
+    def find_by_idempotency_key(self, *, account_id: int | None, key: str) -> dict | None:
+        """``{"tune", "request_hash"}`` of the tune made with this key, or None."""
+        with self.sessions() as session:
+            row = session.scalar(
+                select(TuneRow).where(_owned_by(account_id), TuneRow.idempotency_key == key).options(*_FULL)
+            )
+            return None if row is None else {"tune": tune_to_dict(row), "request_hash": row.request_hash}
 
     def find_by_title(self, *, account_id: int | None, title: str) -> dict | None:
         with self.sessions() as session:

@@ -23,10 +23,10 @@ def test_readyz_reports_the_warm_worker(server):
 def test_missing_and_wrong_keys_are_401(server):
     missing = httpx.get(server.url + "/tunes")
     assert missing.status_code == 401
-    assert missing.json()["error"]["code"] == "unauthorized"
+    assert missing.json()["code"] == "unauthorized"
     assert missing.headers["www-authenticate"] == "Bearer"
     wrong = httpx.get(server.url + "/tunes", headers={"Authorization": "Bearer lk_nope"})
-    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "Invalid API key."
+    assert wrong.status_code == 401 and wrong.json()["message"] == "Invalid API key."
     basic = httpx.get(server.url + "/tunes", headers={"Authorization": "Basic abc"})
     assert basic.status_code == 401
 
@@ -43,16 +43,16 @@ def test_keys_made_and_revoked_with_the_cli_are_honoured(server):
 def test_unknown_route_and_method_have_the_error_shape(api):
     response = api.get("/no/such/thing")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["code"] == "not_found"
     response = api.put("/tunes")
     assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.json()["code"] == "method_not_allowed"
 
 
 def test_query_validation_errors_have_the_error_shape(api):
     response = api.get("/tunes", params={"limit": 121})
     assert response.status_code == 422
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "invalid_request" and error["field"] == "limit"
     assert api.get("/tunes/abc").status_code == 422
     assert api.get("/tunes/99999999999999999999").status_code == 422

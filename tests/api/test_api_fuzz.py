@@ -155,7 +155,7 @@ def test_fuzz_without_a_key_is_refused_everywhere_it_is_needed(server):
             allowed = (401, 403, 404) if _by_link(case.operation.definition.raw) else (401, 404, 413)
             assert status in allowed, (case.method, case.formatted_path, status, response.text[:300])
             if status == 401:
-                assert response.json()["error"]["code"] == "unauthorized"
+                assert response.json()["code"] == "unauthorized"
                 assert response.headers["www-authenticate"] == ["Bearer"]
 
         calls = _fuzz(operations, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), call)
@@ -181,7 +181,7 @@ def _refused(server, alice, method: str, path: str, code: str, **kwargs) -> dict
     with server.client(alice["key"]) as client:
         response = client.request(method, path, **kwargs)
         assert response.status_code == 422, response.text
-        error = response.json()["error"]
+        error = response.json()
         assert error["code"] == code, error
         _same_connection_still_serves(client, response)
         return error
@@ -237,7 +237,7 @@ def test_json_surrogate_pair_is_fine(server, alice):
         body = '{"prompt": {"text": "a \\ud83d\\ude00", "steps": 0}}'
         response = client.post("/tunes/999/prompts", content=body, headers=JSON)
         # Read past the text: the pair is one emoji; steps=0 stops it before the queue.
-        assert response.status_code == 422 and response.json()["error"]["field"] == "prompt[steps]"
+        assert response.status_code == 422 and response.json()["field"] == "prompt[steps]"
 
 
 def test_json_utf8_encoded_surrogate_bytes(server, alice):
@@ -258,7 +258,7 @@ def test_form_invalid_utf8_is_no_server_error(server, alice):
             ),
         ):
             response = client.post("/tunes/999/prompts", content=content, headers={"Content-Type": kind})
-            assert response.status_code == 422 and response.json()["error"]["field"] == "prompt[steps]", response.text
+            assert response.status_code == 422 and response.json()["field"] == "prompt[steps]", response.text
             _same_connection_still_serves(client, response)
 
 
@@ -332,9 +332,9 @@ def test_base_tune_id_and_face_index_digits_are_ascii(server, alice, photo_files
             data={"tune[title]": "sup", "tune[name]": "man", "tune[base_tune_id]": "²"},
             files=[("tune[images][]", (photo.name, photo.read_bytes(), "image/jpeg"))],
         )
-        assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_base_model", response.text
+        assert response.status_code == 422 and response.json()["code"] == "unknown_base_model", response.text
         _same_connection_still_serves(client, response)
         image = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
         response = client.post("/faces/check", data={"index": "²"}, files=image)
-        assert response.status_code == 422 and response.json()["error"]["field"] == "index", response.text
+        assert response.status_code == 422 and response.json()["field"] == "index", response.text
         _same_connection_still_serves(client, response)

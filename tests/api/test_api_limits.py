@@ -29,7 +29,7 @@ def test_creations_are_rate_limited_per_key(strict):
         assert codes == [422, 422, 422]  # spent tokens even though the bodies were wrong
         limited = client.post("/tunes/999/prompts", json={"prompt": {"text": "x"}})
         assert limited.status_code == 429
-        assert limited.json()["error"]["code"] == "rate_limited"
+        assert limited.json()["code"] == "rate_limited"
         assert 1 <= int(limited.headers["Retry-After"]) <= 10
         assert client.get("/tunes").status_code == 200  # reads are not limited
     with strict.client(other["key"]) as calm:
@@ -44,7 +44,7 @@ def test_face_checks_have_their_own_rate_limit(strict):
         assert codes == [422, 422, 422]
         limited = client.post("/faces/check", files={"image": ("a.jpg", b"x", "image/jpeg")})
         assert limited.status_code == 429
-        error = limited.json()["error"]
+        error = limited.json()
         assert error["code"] == "rate_limited" and "face checks" in error["message"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 10
         # Creation is a separate budget, still whole.
@@ -57,4 +57,4 @@ def test_private_callback_hosts_are_refused(strict):
         for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://localhost/x"):
             response = client.post("/tunes", data={"tune[title]": "t", "tune[name]": "woman", "tune[callback]": url})
             assert response.status_code == 422, url
-            assert response.json()["error"]["code"] == "invalid_callback_url"
+            assert response.json()["code"] == "invalid_callback_url"

@@ -55,7 +55,7 @@ def test_a_step_without_weights_is_refused_at_once_naming_the_pull(api, body_kin
     else:
         response = api.post("/tunes/999/prompts", json={"prompt": {"text": "a lighthouse", "face_correct": True}})
     assert response.status_code == 503, response.text
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "model_unavailable"
     assert "lookalike models pull gfpgan_v1.4" in error["hint"]
 
@@ -63,4 +63,4 @@ def test_a_step_without_weights_is_refused_at_once_naming_the_pull(api, body_kin
 def test_face_swap_without_a_tune_in_the_text_is_422(api):
     response = api.post("/tunes/999/prompts", data={"prompt[text]": "a lighthouse", "prompt[face_swap]": "true"})
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["field"] == "prompt[face_swap]"
+    assert response.json()["field"] == "prompt[face_swap]"

@@ -20,13 +20,19 @@ def test_bracket_fields_nest_like_rails():
     assert body == {"tune": {"title": "Ada", "images": ["first", "second", "third"]}, "plain": "x"}
 
 
+def test_lists_of_groups_read_as_rails_does():
+    # Astria's tune[prompts_attributes][][text]: a key seen again starts the next group.
+    pairs = [("t[p][][text]", "a"), ("t[p][][steps]", "3"), ("t[p][][text]", "b"), ("t[q][1][x]", "y"), ("t[q][0][x]", "z")]
+    assert nest(pairs) == {"t": {"p": [{"text": "a", "steps": "3"}, {"text": "b"}], "q": [{"x": "z"}, {"x": "y"}]}}
+
+
 @pytest.mark.parametrize(
     "pairs",
     [
         [("tune", "a"), ("tune[title]", "b")],
         [("tune[title]", "b"), ("tune", "a")],
         [("a[b][]", "1"), ("a[b][c]", "2")],
-        [("a[b][0][c]", "1")],
+        [("a[b][0]", "1"), ("a[b][0][c]", "2")],
         [("a]b[", "1")],
     ],
 )

@@ -48,7 +48,7 @@ def key(astria_server) -> str:
 def workdir(tmp_path_factory, astronaut) -> Path:
     """An empty folder with 1.jpg to 4.jpg (one person), as the docs' curls expect."""
     root = tmp_path_factory.mktemp("curl")
-    for n, image in enumerate([astronaut, brighter(astronaut), astronaut, brighter(astronaut, 1.1)], start=1):
+    for n, image in enumerate([astronaut, brighter(astronaut), astronaut, brighter(astronaut)], start=1):
         (root / f"{n}.jpg").write_bytes(encode(image, "JPEG", quality=90 + n))
     return root
 
@@ -131,6 +131,12 @@ def test_faceid_guide_end_to_end(astria_server, key, workdir):
         assert photo.status_code == 200 and photo.headers["content-type"].startswith("image/")
 
     step_2 = FACEID_STEP_2.replace("tune_id:strength", f"{tune['id']}:1")
+    # As printed, curl itself refuses this command before anything is sent: a -F value that
+    # starts with "<" means "read this file" to curl (exit 26), against Astria as here. The
+    # value is sent intact with --form-string, which is how the guide's text must be posted.
+    assert subprocess.run(["bash", "-c", step_2.replace(ASTRIA, astria_server.url)], cwd=workdir,
+                          env={"API_KEY": key, "PATH": "/usr/bin:/bin"}, capture_output=True).returncode == 26
+    step_2 = step_2.replace("-F prompt[text]=", "--form-string prompt[text]=")
     status, prompt = run_curl(step_2, astria_server, key, workdir)
     assert status == 201, prompt
     assert prompt["tune_id"] == 690204 and prompt["trained_at"] is None
@@ -258,3 +264,29 @@ def test_branch_fast_is_a_mock_that_never_loads_a_model(real_engine_server, work
         on_gallery = client.post("/tunes/690204/prompts", data={"prompt[text]": f"<faceid:{tune['id']}:1> a cat"})
         assert on_gallery.status_code == 201, on_gallery.text
         assert wait_done(client, on_gallery.json()["id"])["status"] == "succeeded"
+
+
+# docs/api/0-tune/1-create.md's prompts_attributes form, on a FaceID tune.
+WITH_PROMPTS = """curl -X POST -H "Authorization: Bearer $API_KEY" http://localhost:3000/tunes \\
+          -F "tune[title]=Jane Doe - UUID - prompts" \\
+          -F "tune[name]=man" \\
+          -F "tune[base_tune_id]=690204" \\
+          -F "tune[images][]=@1.jpg" \\
+          -F "tune[images][]=@2.jpg" \\
+          -F "tune[prompts_attributes][][text]=ohwx man holding flowers" \\
+          -F "tune[prompts_attributes][][super_resolution]=true" \\
+          -F "tune[prompts_attributes][][text]=ohwx man on a boat" \\
+          -F "tune[prompts_attributes][][num_images]=2"
+"""
+
+
+def test_prompts_attributes_in_a_form_are_queued_with_the_tune(astria_server, key, workdir):
+    status, tune = run_curl(WITH_PROMPTS, astria_server, key, workdir)
+    assert status == 201, tune
+    with astria_server.client(key) as client:
+        prompts = client.get(f"/tunes/{tune['id']}/prompts").json()
+    by_text = {p["text"]: p for p in prompts}
+    face = f"<faceid:{tune['id']}:1>"
+    assert set(by_text) == {f"{face} ohwx man holding flowers", f"{face} ohwx man on a boat"}
+    assert by_text[f"{face} ohwx man holding flowers"]["super_resolution"] is True
+    assert by_text[f"{face} ohwx man on a boat"]["num_images"] == 2

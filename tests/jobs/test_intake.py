@@ -50,8 +50,12 @@ def test_prompts_attributes_are_checked_first_and_queued_after(services, photo):
         intake.create(1, _request(photo, prompts_attributes=[{"text": "ok"}, {"text": "x", "steps": "ten"}]))
     assert info.value.field == "tune[prompts_attributes][1][steps]"
     assert len(services.tunes.list(account_id=1)) == before  # nothing was made
-    made = intake.create(1, _request(photo, prompts_attributes=[{"text": "one"}, {"text": "two", "num_images": 2}]))
-    assert [p.text for p in made.prompts] == ["one", "two"]
+    made = intake.create(
+        1, _request(photo, prompts_attributes=[{"text": "one"}, {"text": "two <faceid:{tune_id}:0.5>", "num_images": 2}])
+    )
+    tune_id = made.tune["id"]
+    # The new tune's face: put in front where the text names none, or where {tune_id} says.
+    assert [p.text for p in made.prompts] == [f"<faceid:{tune_id}:1> one", f"two <faceid:{tune_id}:0.5>"]
     assert all(p.tune_id == made.tune["id"] and p.options["resolved"]["mock"] for p in made.prompts)
 
 

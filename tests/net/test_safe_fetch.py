@@ -17,7 +17,7 @@ from lookalike.errors import (
     ImageUrlUnreachableError,
 )
 from lookalike.net import addresses, pinned
-from lookalike.net.safe_fetch import FetchPolicy, fetch_image, fetch_image_url, fetch_images, sniff_image_type
+from lookalike.net.safe_fetch import FetchPolicy, fetch_image, fetch_images, sniff_image_type
 from tests.net.conftest import JPEG, TLS_NAME
 
 LIMITS = {"max_bytes": 1024 * 1024, "timeout_s": 5.0, "max_redirects": 3}
@@ -30,7 +30,7 @@ def fetch(url: str, *, allow_private: bool = True, **kwargs):
 def test_a_photo_is_fetched_and_sniffed(photo_server):
     image = fetch(photo_server.url("/photo.jpg"))
     assert image.data == JPEG and image.content_type == "image/jpeg"
-    assert fetch_image_url(photo_server.url("/photo.jpg"), allow_private=True, **LIMITS) == JPEG
+    assert fetch_image(photo_server.url("/photo.jpg"), allow_private=True, **LIMITS).data == JPEG
 
 
 def test_the_bytes_decide_not_the_content_type_header(photo_server):

@@ -14,6 +14,6 @@ def test_open_signup_makes_isolated_working_keys(studio_server):
     with studio_server.client(a["key"]) as api:
         assert api.get("/tunes").status_code == 200
     empty = httpx.post(studio_server.url + "/keys", json={"name": "  "})
-    assert empty.status_code == 422 and empty.json()["error"]["field"] == "name"
+    assert empty.status_code == 422 and empty.json()["field"] == "name"
     wrong_type = httpx.post(studio_server.url + "/keys", json={"name": 5})
     assert wrong_type.status_code == 422

@@ -15,7 +15,8 @@ const state = {
 
 class ApiError extends Error {
   constructor(status, body) {
-    const err = (body && body.error) || { code: `http_${status}`, message: `The server answered ${status}.` };
+    // Error bodies are Astria's shape: "error" is the message, our fields ("code", "hint"...) beside it.
+    const err = body && body.code ? body : { code: `http_${status}`, message: `The server answered ${status}.` };
     super(err.message);
     Object.assign(this, { status, code: err.code, field: err.field, hint: err.hint, imageIndex: err.image_index });
   }
