@@ -5,6 +5,11 @@
     prompt = client.create_prompt(999, f"a portrait of ohwx woman <faceid:{tune['id']}:1.0>")
     client.download(client.wait(prompt), "out/")
 
+    # Live progress: a callback, or the events themselves.
+    client.wait(prompt, on_progress=lambda p: print(p["phase"], p["step"], p["steps"]))
+    for item in client.progress(prompt):
+        ...  # progress dicts ("phase", "step", ...), then the finished prompt ("status")
+
 Errors come back as the same typed errors the library raises
 (``lookalike.errors``), rebuilt from the error body's stable ``code``, with the
 HTTP status on ``.status``. Creations are safe to retry: every
@@ -14,9 +19,10 @@ and 503 answers and dropped connections are retried with backoff.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -198,24 +204,123 @@ class Client:
     def delete_prompt(self, prompt: Mapping | int) -> None:
         self._request("DELETE", f"/prompts/{_id(prompt)}")
 
-    def wait(self, prompt: Mapping | int, timeout: float = 300.0, *, interval: float = 0.25, raise_on_failure: bool = True) -> dict:
-        """Poll until the prompt succeeded or failed; TimeoutError after ``timeout`` seconds."""
+    def wait(
+        self,
+        prompt: Mapping | int,
+        timeout: float = 300.0,
+        *,
+        interval: float = 0.25,
+        raise_on_failure: bool = True,
+        on_progress: Callable[[dict], Any] | None = None,
+    ) -> dict:
+        """Wait until the prompt succeeded or failed; TimeoutError after ``timeout`` seconds.
+
+        Without ``on_progress`` it polls the prompt. With it, it follows the
+        prompt's events (``progress``) and calls ``on_progress`` with each new
+        progress dict (docs/API.md, "Progress").
+        """
+        if on_progress is not None:
+            current: dict | None = None
+            for item in self.progress(prompt, timeout=timeout):
+                if "status" in item:
+                    current = item
+                else:
+                    on_progress(item)
+            assert current is not None  # progress() ends with the prompt or raises
+            return _finished(current, raise_on_failure)
         deadline = time.monotonic() + timeout
         delay = interval
         while True:
             current = self.get_prompt(prompt)
             if current["status"] in DONE_STATUSES:
-                if current["status"] == "failed" and raise_on_failure:
-                    reason = current.get("error") or {}
-                    raise GenerationFailedError(
-                        f"Prompt {current['id']} failed: {reason.get('message', 'no reason given')}",
-                        details={"prompt_id": current["id"], "error": reason},
-                    )
-                return current
+                return _finished(current, raise_on_failure)
             if time.monotonic() + delay > deadline:
                 raise TimeoutError(f"Prompt {current['id']} still {current['status']} after {timeout:g} s.")
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+
+    def progress(self, prompt: Mapping | int, timeout: float = 600.0) -> Iterator[dict]:
+        """Follow a prompt: yield each new progress dict, then the finished prompt (succeeded or failed), and stop.
+
+        Progress dicts have ``phase`` (queued, denoising, finishing, saving),
+        ``queue_position``, ``step``, ``steps``, ``image``, ``images``,
+        ``finishing_step``, ``elapsed_s`` and ``updated_at``; the last item is
+        the prompt itself, told apart by its ``status``. Read from the
+        prompt's Server-Sent Events (``GET /prompts/{id}/events``); when the
+        stream drops, the prompt is read once and the stream opened again
+        (a server without the events endpoint is polled instead).
+        TimeoutError after ``timeout`` seconds.
+        """
+        prompt_id = _id(prompt)
+        deadline = time.monotonic() + timeout
+        last: dict | None = None
+        stream = True
+        failures = 0
+        while True:
+            if stream:
+                try:
+                    for event, data in self._events(prompt_id, deadline):
+                        failures = 0
+                        if event == "done":
+                            yield json.loads(data)
+                            return
+                        if event == "progress":
+                            current = json.loads(data)
+                            if current != last:
+                                last = current
+                                yield current
+                except _NoEventStream:
+                    stream = False
+                except httpx.TransportError:
+                    pass  # dropped, or no event for too long: read the prompt, then reconnect
+            # Fallback (and the whole loop for servers without events): one read of the prompt.
+            current = self.get_prompt(prompt_id)
+            if current["status"] in DONE_STATUSES:
+                yield current
+                return
+            shown = current.get("progress")
+            if shown and shown != last:
+                last = shown
+                yield shown
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"Prompt {prompt_id} still {current['status']} after {timeout:g} s.")
+            failures += 1
+            time.sleep(min(0.25 * 2 ** min(failures - 1, 3), 2.0, max(0.0, deadline - time.monotonic())))
+
+    def _events(self, prompt_id: int, deadline: float) -> Iterator[tuple[str, str]]:
+        """(event, data) pairs of the prompt's event stream until it ends; comments and keep-alives skipped."""
+        # The server sends something at least every 15 s (a keep-alive comment).
+        read = max(1.0, min(30.0, deadline - time.monotonic()))
+        with self._http.stream("GET", f"/prompts/{prompt_id}/events", timeout=httpx.Timeout(10.0, read=read)) as response:
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if response.status_code in RETRY_STATUSES:
+                    raise httpx.TransportError(f"HTTP {response.status_code}")  # busy: read, then try again
+                error = error_from_body(response.status_code, body)
+                if response.status_code in (404, 405) and error.code != "prompt_not_found":
+                    raise _NoEventStream  # an older server: no events endpoint
+                raise error
+            event, data = "message", []
+            for line in response.iter_lines():
+                if time.monotonic() > deadline:
+                    return
+                if not line:
+                    if data:
+                        yield event, "\n".join(data)
+                    event, data = "message", []
+                elif line.startswith(":"):
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if name == "event":
+                        event = value
+                    elif name == "data":
+                        data.append(value)
 
     def download(self, prompt: Mapping | int, out_dir: str | Path) -> list[Path]:
         """Save the prompt's images as ``prompt-ID-N.png`` under ``out_dir``."""
@@ -228,6 +333,20 @@ class Client:
             path.write_bytes(self._request("GET", _path_of(url)).content)
             paths.append(path)
         return paths
+
+
+class _NoEventStream(Exception):
+    """The server has no events endpoint (it predates it): poll instead."""
+
+
+def _finished(current: dict, raise_on_failure: bool) -> dict:
+    if current["status"] == "failed" and raise_on_failure:
+        reason = current.get("error") or {}
+        raise GenerationFailedError(
+            f"Prompt {current['id']} failed: {reason.get('message', 'no reason given')}",
+            details={"prompt_id": current["id"], "error": reason},
+        )
+    return current
 
 
 def _photo_part(index: int, photo: PhotoLike) -> tuple[str, bytes]:

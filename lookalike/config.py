@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     prompt_engine: str = ""
     # How often the worker looks at the queue when nobody woke it.
     worker_poll_s: float = Field(default=2.0, gt=0)
+    # A prompt's events stream (GET /prompts/{id}/events) reads its row this
+    # often, and sends a keep-alive comment after this long without an event.
+    events_poll_s: float = Field(default=0.25, gt=0)
+    events_keepalive_s: float = Field(default=15.0, gt=0)
     # Load the face analyzer and these base models (comma-separated ids) in
     # the worker at start; empty warms only the face analyzer.
     warmup_models: str = ""

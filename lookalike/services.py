@@ -43,6 +43,7 @@ from lookalike.tunes.photo_check import PhotoLimits
 from lookalike.tunes.service import TuneService
 
 if TYPE_CHECKING:
+    from lookalike.execution.readiness import Readiness
     from lookalike.generation.engine import Engine as Generator
     from lookalike.jobs.publisher import Publisher
     from lookalike.jobs.remote_worker import RemoteWorker
@@ -212,6 +213,12 @@ class Services:
 
     def gallery_model(self, gallery_id: int) -> BaseModelSpec | None:
         return find_gallery_spec(gallery_id)
+
+    def model_readiness(self) -> Readiness:
+        """Which base models and finishing steps can run on this server now (files on disk, no loading)."""
+        from lookalike.execution.readiness import readiness
+
+        return readiness(self.settings)
 
     def warm(self) -> None:
         """Load the face analysis and the warm-up base models, once, before taking any job."""

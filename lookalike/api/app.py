@@ -18,6 +18,7 @@ from lookalike.api import (
     routes_gallery,
     routes_health,
     routes_keys,
+    routes_models,
     routes_packs,
     routes_prompts,
     routes_tunes,
@@ -61,7 +62,9 @@ def create_app(settings: Settings, *, engine: PromptEngine | None = None) -> Fas
 
     app = FastAPI(title="lookalike", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (routes_health, routes_keys, routes_tunes, routes_faces, routes_gallery, routes_prompts, routes_packs):
+    for module in (
+        routes_health, routes_keys, routes_tunes, routes_faces, routes_gallery, routes_models, routes_prompts, routes_packs
+    ):
         app.include_router(module.router)
     routes_web.mount(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

@@ -24,7 +24,8 @@ router = APIRouter(tags=["gallery"])
     ),
 )
 def list_gallery(ctx: Ctx, _caller: CurrentCaller) -> list[GalleryTunePublic]:
-    return [GalleryTunePublic.from_spec(spec) for spec in ctx.services.gallery()]
+    installed = _installed(ctx)
+    return [GalleryTunePublic.from_spec(spec, installed[spec.gallery_id]) for spec in ctx.services.gallery()]
 
 
 @router.get("/gallery/tunes/{tune_id}", response_model=GalleryTunePublic, responses=ERRORS, summary="One base model")
@@ -32,4 +33,8 @@ def get_gallery(ctx: Ctx, _caller: CurrentCaller, tune_id: TuneId) -> GalleryTun
     spec = ctx.services.gallery_model(tune_id)
     if spec is None:
         raise TuneNotFoundError(f"There is no gallery tune {tune_id}.", details={"tune_id": tune_id})
-    return GalleryTunePublic.from_spec(spec)
+    return GalleryTunePublic.from_spec(spec, _installed(ctx)[spec.gallery_id])
+
+
+def _installed(ctx: Ctx) -> dict[int, bool]:
+    return {ready.spec.gallery_id: ready.installed for ready in ctx.services.model_readiness().base_models}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from lookalike.api.auth import CreatingCaller, CurrentCaller
-from lookalike.api.context import Ctx
+from lookalike.api.context import ApiContext, Ctx
+from lookalike.api.events import event_stream
 from lookalike.api.forms import fields_named_as_sent, read_body, section
 from lookalike.api.links import LINK_ERRORS, LINK_OPENAPI, LinkOrCaller
 from lookalike.api.params import BeforeId, IdempotencyKey, ImagePosition, Limit, Offset, PromptId, TuneId
 from lookalike.api.schemas import CREATE_ERRORS, ERRORS, request_body
+from lookalike.errors import PromptNotFoundError
 from lookalike.schemas import PromptCreate, PromptPublic
 
 router = APIRouter(tags=["prompts"])
@@ -41,7 +44,14 @@ async def create_prompt(
         )
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
+    return (await run_in_threadpool(_public, request, ctx, [row]))[0]
+
+
+def _public(request: Request, ctx: ApiContext, rows: list) -> list[PromptPublic]:
+    """Rows as the API shows them, queued ones with their place in line (one query for the page)."""
+    positions = ctx.services.prompt_store.queue_positions(rows)
+    base = str(request.base_url)
+    return [PromptPublic.from_row(row, base, ctx.services.link, positions.get(row.id)) for row in rows]
 
 
 @router.get("/tunes/{tune_id}/prompts", response_model=list[PromptPublic], responses=ERRORS, summary="A tune's prompts")
@@ -55,7 +65,7 @@ def list_tune_prompts(
     before_id: BeforeId = None,
 ) -> list[PromptPublic]:
     rows = ctx.services.prompts.list(caller.account_id, tune_id=tune_id, limit=limit, offset=offset, before_id=before_id)
-    return [PromptPublic.from_row(row, str(request.base_url), ctx.services.link) for row in rows]
+    return _public(request, ctx, rows)
 
 
 @router.get("/prompts", response_model=list[PromptPublic], responses=ERRORS, summary="All your prompts, newest first")
@@ -63,19 +73,74 @@ def list_prompts(
     request: Request, ctx: Ctx, caller: CurrentCaller, limit: Limit = 20, offset: Offset = 0, before_id: BeforeId = None
 ) -> list[PromptPublic]:
     rows = ctx.services.prompts.list(caller.account_id, limit=limit, offset=offset, before_id=before_id)
-    return [PromptPublic.from_row(row, str(request.base_url), ctx.services.link) for row in rows]
+    return _public(request, ctx, rows)
 
 
 @router.get("/tunes/{tune_id}/prompts/{prompt_id}", response_model=PromptPublic, responses=ERRORS, summary="One prompt")
 def get_tune_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, tune_id: TuneId, prompt_id: PromptId) -> PromptPublic:
     row = ctx.services.prompt_store.get(prompt_id, account_id=caller.account_id, tune_id=tune_id)
-    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
+    return _public(request, ctx, [row])[0]
 
 
 @router.get("/prompts/{prompt_id}", response_model=PromptPublic, responses=ERRORS, summary="One prompt (any tune)")
 def get_prompt(request: Request, ctx: Ctx, caller: CurrentCaller, prompt_id: PromptId) -> PromptPublic:
     row = ctx.services.prompt_store.get(prompt_id, account_id=caller.account_id)
-    return PromptPublic.from_row(row, str(request.base_url), ctx.services.link)
+    return _public(request, ctx, [row])[0]
+
+
+EVENTS_RESPONSES = {
+    **ERRORS,
+    **LINK_ERRORS,
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "`event: progress` (data: the prompt's `progress`) each time it changes, a `: keep-alive` "
+        "comment every 15 s without one, then `event: done` (data: the whole prompt) and the end of the stream.",
+    },
+}
+EVENTS_SUMMARY = "Follow a prompt's progress as Server-Sent Events: with the key, or by its signed `events_url`"
+
+
+@router.get(
+    "/prompts/{prompt_id}/events",
+    responses=EVENTS_RESPONSES,
+    response_class=StreamingResponse,
+    openapi_extra=LINK_OPENAPI,
+    summary=EVENTS_SUMMARY,
+)
+def prompt_events(request: Request, ctx: Ctx, caller: LinkOrCaller, prompt_id: PromptId) -> StreamingResponse:
+    return _events(request, ctx, caller, prompt_id, None)
+
+
+@router.get(
+    "/tunes/{tune_id}/prompts/{prompt_id}/events",
+    responses=EVENTS_RESPONSES,
+    response_class=StreamingResponse,
+    openapi_extra=LINK_OPENAPI,
+    summary=EVENTS_SUMMARY + " (Astria's nested path)",
+)
+def tune_prompt_events(
+    request: Request, ctx: Ctx, caller: LinkOrCaller, tune_id: TuneId, prompt_id: PromptId
+) -> StreamingResponse:
+    return _events(request, ctx, caller, prompt_id, tune_id)
+
+
+def _events(request: Request, ctx: ApiContext, caller, prompt_id: int, tune_id: int | None) -> StreamingResponse:
+    store = ctx.services.prompt_store
+    # Checked before the stream starts, so a wrong id is an ordinary 404.
+    if caller is not None:
+        store.get(prompt_id, account_id=caller.account_id, tune_id=tune_id)
+    else:
+        row = store.find(prompt_id)  # a signed link: no owner to check, only the object
+        if row is None or (tune_id is not None and row.tune_id != tune_id):
+            raise PromptNotFoundError(f"There is no prompt {prompt_id}.", details={"prompt_id": prompt_id})
+    base = str(request.base_url)
+    return event_stream(
+        store,
+        prompt_id,
+        public=lambda row: PromptPublic.from_row(row, base, ctx.services.link),
+        poll_s=ctx.settings.events_poll_s,
+        keepalive_s=ctx.settings.events_keepalive_s,
+    )
 
 
 @router.delete("/prompts/{prompt_id}", responses=ERRORS, summary="Delete a prompt and its images")

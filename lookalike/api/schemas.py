@@ -24,11 +24,17 @@ class GalleryTunePublic(BaseModel):
     license: str
     description: str
     tags: list[str]
+    installed: bool = Field(
+        True,
+        description="Not Astria's: its weights are on this server, so prompts on it can run now "
+        "(GET /models says what is missing and the pull command).",
+    )
 
     @classmethod
-    def from_spec(cls, spec: Any) -> GalleryTunePublic:
+    def from_spec(cls, spec: Any, installed: bool = True) -> GalleryTunePublic:
         """A catalog ``BaseModelSpec`` as an Astria gallery tune."""
         return cls(
+            installed=installed,
             id=spec.gallery_id,
             title=spec.name,
             name=spec.id,
@@ -39,6 +45,72 @@ class GalleryTunePublic(BaseModel):
             license=spec.license,
             description=spec.description,
             tags=list(spec.tags),
+        )
+
+
+class SchedulerReadinessPublic(BaseModel):
+    name: str = Field(description="The value of prompt[scheduler].")
+    label: str
+    default_steps: int
+    default_cfg: float
+    installed: bool = Field(description="False: this scheduler needs a LoRA for this base model that is not on the server.")
+    pull_command: str | None = Field(None, description="What the operator runs to add it; null when installed.")
+
+
+class BaseModelReadinessPublic(BaseModel):
+    id: int = Field(description="The gallery id (tune[base_tune_id]).")
+    slug: str
+    title: str
+    description: str
+    native_size: int
+    engine_supported: bool = Field(description="False: catalogued, but the engine cannot run it yet.")
+    installed: bool = Field(description="Every file a FaceID prompt on it needs is on the server.")
+    missing: list[str] = Field(description="Model packs not on the server.")
+    pull_commands: list[str] = Field(description="What the operator runs to add them.")
+    schedulers: list[SchedulerReadinessPublic]
+
+    @classmethod
+    def from_readiness(cls, ready: Any) -> BaseModelReadinessPublic:
+        spec = ready.spec
+        return cls(
+            id=spec.gallery_id,
+            slug=spec.id,
+            title=spec.name,
+            description=spec.description,
+            native_size=spec.native_size,
+            engine_supported=spec.engine_supported,
+            installed=ready.installed,
+            missing=list(ready.missing),
+            pull_commands=ready.pull_commands,
+            schedulers=[SchedulerReadinessPublic(**vars(s)) for s in ready.schedulers],
+        )
+
+
+class FinishingStepPublic(BaseModel):
+    name: str = Field(description="The prompt field: face_swap, face_correct or super_resolution.")
+    title: str
+    description: str
+    installed: bool = Field(description="The step's weights and packages are on the server.")
+    message: str | None = Field(None, description="Why not, as a prompt asking for it would be told.")
+    hint: str | None = Field(None, description="What the operator runs or installs.")
+    pull_command: str | None = Field(None, description="`lookalike models pull ...` for the missing weights, when that is the fix.")
+
+
+class ModelsPublic(BaseModel):
+    default_base_tune_id: int | None = Field(
+        description="The base model to offer first: Realistic Vision V5.1 when installed, else the first installed one "
+        "(the tiny model on a fresh server); null when none can run."
+    )
+    base_models: list[BaseModelReadinessPublic]
+    finishing_steps: list[FinishingStepPublic]
+
+    @classmethod
+    def from_readiness(cls, ready: Any) -> ModelsPublic:
+        default = ready.default_base_model
+        return cls(
+            default_base_tune_id=None if default is None else default.gallery_id,
+            base_models=[BaseModelReadinessPublic.from_readiness(m) for m in ready.base_models],
+            finishing_steps=[FinishingStepPublic(**vars(step)) for step in ready.finishing_steps],
         )
 
 

@@ -61,6 +61,11 @@ SD_DIFFUSERS_FILES: tuple[str, ...] = (
     "vae/diffusion_pytorch_model.safetensors",
 )
 
+# The same without the checkpoint's own VAE, for a model whose entry names a
+# VAE of its own (``BaseModelSpec.vae``): the loader then reads only that one
+# (generation/pipelines.py), and the repo's own vae/ would be fetched for nothing.
+SD_DIFFUSERS_FILES_NO_VAE: tuple[str, ...] = tuple(f for f in SD_DIFFUSERS_FILES if not f.startswith("vae/"))
+
 SDXL_DIFFUSERS_FILES: tuple[str, ...] = (
     "model_index.json",
     "scheduler/scheduler_config.json",
@@ -372,9 +377,11 @@ REALISTIC_VISION_V51 = BaseModelSpec(
     # The snapshot that published diffusers code loading this repo names; the
     # UNet digest is the one a published model manifest records from the
     # Hub's API. The other large files have no published digest we found.
+    # Its own vae/ is left out: sd-vae-ft-mse below replaces it, so it was
+    # downloaded and never loaded (issue 13).
     source=hub(
         "SG161222/Realistic_Vision_V5.1_noVAE",
-        SD_DIFFUSERS_FILES,
+        SD_DIFFUSERS_FILES_NO_VAE,
         revision="1e9f017a7b1eaefb63a1900ea6c5953d2739fd21",
         sha256={
             "unet/diffusion_pytorch_model.safetensors": "4e0868e8fcae7d4ea8f8cdd3051704b3b47d741dc8e8629552d1a07f6efb8e32",

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from lookalike.cli.common import services
-from lookalike.cli.output import print_json, reporting_errors, stdout
+from lookalike.cli.output import print_json, reporting_errors, stderr, stdout
+from lookalike.cli.progress_bar import prompt_bar
 from lookalike.cli.prompt_options import with_prompt_options
 from lookalike.cli.remote import ApiKeyOption, ServerOption, connect, run_remote_prompt
 
@@ -50,7 +51,10 @@ def create(
             context, account_id=None, tune_id=None, text=text, negative_prompt=negative,
             options=options, base_model=base_model,
         )
-        result = run_prompt(context, resolved)
+        with prompt_bar(stderr, enabled=not as_json) as bar:
+            if bar is not None:
+                bar.update({"phase": "denoising"})  # "starting": the models load before the first step
+            result = run_prompt(context, resolved, on_progress=None if bar is None else bar.on_step)
         run_id = _run_id()
         out.mkdir(parents=True, exist_ok=True)
         images = []
@@ -91,10 +95,10 @@ def create(
 
 def _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, fields) -> None:
     with reporting_errors(as_json):
-        with connect(server, api_key) as client:
+        with connect(server, api_key) as client, prompt_bar(stderr, enabled=not as_json) as bar:
             report = run_remote_prompt(
                 client, text=text, negative=negative, base_model=base_model,
-                fields=fields, out=out, timeout=timeout,
+                fields=fields, out=out, timeout=timeout, on_progress=None if bar is None else bar.update,
             )
     if as_json:
         print_json(report)

@@ -6,7 +6,8 @@ the same commands and output go through the HTTP API with the caller's key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -59,14 +60,25 @@ def prompt_target(text: str, base_model: str | None) -> int:
 
 
 def run_remote_prompt(
-    client: Client, *, text: str, negative: str, base_model: str | None, fields: dict, out, timeout: float
+    client: Client,
+    *,
+    text: str,
+    negative: str,
+    base_model: str | None,
+    fields: dict,
+    out,
+    timeout: float,
+    on_progress: Callable[[dict], Any] | None = None,
 ) -> dict:
-    """Queue the prompt on the server, wait for it, download its PNGs; the same report as a local run."""
+    """Queue the prompt on the server, wait for it, download its PNGs; the same report as a local run.
+
+    With ``on_progress``, the wait follows the prompt's events and hands it each progress dict.
+    """
     from lookalike.errors import PromptTimeoutError
 
     queued = client.create_prompt(prompt_target(text, base_model), text, negative_prompt=negative or None, **fields)
     try:
-        done = client.wait(queued, timeout=timeout)
+        done = client.wait(queued, timeout=timeout, on_progress=on_progress)
     except TimeoutError as exc:
         raise PromptTimeoutError(str(exc), details={"prompt_id": queued["id"]}) from exc
     paths = client.download(done, out)

@@ -15,6 +15,7 @@ against the tune with the offline face analysis.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,22 +136,30 @@ def _require_models(ctx: RunContext, resolved: ResolvedPrompt) -> None:
         )
 
 
-def run_prompt(ctx: RunContext, resolved: ResolvedPrompt):
-    """Generate the images; returns the engine's ``GeneratedImage`` list, scored."""
-    outcome = run_prompts(ctx, [resolved])[0]
+def run_prompt(ctx: RunContext, resolved: ResolvedPrompt, on_progress: Callable[..., None] | None = None):
+    """Generate the images; returns the engine's ``GeneratedImage`` list, scored.
+
+    ``on_progress(step, steps, image, images, finishing_step=None)`` hears each
+    denoising step and each finishing step of each image (lookalike/jobs/progress.py).
+    """
+    outcome = run_prompts(ctx, [resolved], on_progress=None if on_progress is None else [on_progress])[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def run_prompts(ctx: RunContext, prompts: list[ResolvedPrompt]) -> list:
+def run_prompts(
+    ctx: RunContext, prompts: list[ResolvedPrompt], on_progress: Sequence[Callable[..., None] | None] | None = None
+) -> list:
     """Several prompts, generated as one batch where they are compatible (``Engine.generate_batch``).
 
     Returns, in order, each prompt's result or the error that stopped it:
     a prompt whose identity or finishing steps cannot be prepared fails
     alone, before anything is generated. If the batch itself fails, each
     prompt is run alone, so one bad prompt cannot fail the others.
+    ``on_progress``: one reporter (or None) per prompt, as ``run_prompt`` takes.
     """
+    reporters = list(on_progress) if on_progress is not None else [None] * len(prompts)
     outcomes: list = [None] * len(prompts)
     ready = []  # (index, request, finisher)
     for index, resolved in enumerate(prompts):
@@ -164,21 +173,23 @@ def run_prompts(ctx: RunContext, prompts: list[ResolvedPrompt]) -> list:
     if not ready:
         return outcomes
     try:
-        results = ctx.generator().generate_batch([request for _, request, _ in ready])
+        results = ctx.generator().generate_batch(
+            [request for _, request, _ in ready], **_progress_kwargs([reporters[index] for index, _, _ in ready])
+        )
     except Exception as exc:  # noqa: BLE001 - alone it is the prompt's own error; in a batch, retried one by one
         if len(ready) == 1:
             results = [exc]
         else:
             results = []
-            for _, request, _ in ready:
+            for index, request, _ in ready:
                 try:
-                    results.append(ctx.generator().generate(request))
+                    results.append(ctx.generator().generate(request, **_progress_kwargs([reporters[index]], one=True)))
                 except Exception as alone:  # noqa: BLE001 - this prompt's outcome
                     results.append(alone)
     for (index, _, finisher), result in zip(ready, results, strict=True):
         if not isinstance(result, Exception):
             try:
-                _finish(ctx, prompts[index], result, finisher)
+                _finish(ctx, prompts[index], result, finisher, reporters[index])
             except Exception as exc:  # noqa: BLE001 - this prompt's outcome
                 result = exc
         outcomes[index] = result
@@ -201,11 +212,21 @@ def _request(ctx: RunContext, resolved: ResolvedPrompt):
     )
 
 
-def _finish(ctx: RunContext, resolved: ResolvedPrompt, result, finisher) -> None:
+def _progress_kwargs(reporters: list, *, one: bool = False) -> dict:
+    """``on_progress`` for the generator, only when someone listens (so engines without it still work)."""
+    if not any(reporter is not None for reporter in reporters):
+        return {}
+    return {"on_progress": reporters[0] if one else reporters}
+
+
+def _finish(ctx: RunContext, resolved: ResolvedPrompt, result, finisher, on_progress=None) -> None:
     if finisher is not None:
-        apply_postprocess(finisher, result)
+        apply_postprocess(finisher, result, on_progress)
     reference = _score_reference(ctx, resolved)
-    for image in result.images:
+    count = len(result.images)
+    for number, image in enumerate(result.images, start=1):
+        if on_progress is not None and reference is not None:
+            on_progress(None, None, number, count, finishing_step="identity_score")
         image.identity_score = identity_score(ctx, image.image, reference)
 
 
@@ -232,12 +253,23 @@ def prepare_postprocess(ctx: RunContext, resolved: ResolvedPrompt):
     return prepare(flags, context)
 
 
-def apply_postprocess(finisher, result) -> None:
-    """Finish each image in place; what ran or was skipped (and why) goes into its parameters."""
+def apply_postprocess(finisher, result, on_progress: Callable[..., None] | None = None) -> None:
+    """Finish each image in place; what ran or was skipped (and why) goes into its parameters.
+
+    ``on_progress`` hears each step's name as it starts on each image.
+    """
     from lookalike.postprocess.pipeline import with_summary
 
-    for image in result.images:
-        image.image, records = finisher(image.image, image.seed)
+    count = len(result.images)
+    for number, image in enumerate(result.images, start=1):
+        if on_progress is None:
+            image.image, records = finisher(image.image, image.seed)
+        else:
+
+            def on_step(name: str, number: int = number) -> None:
+                on_progress(None, None, number, count, finishing_step=name)
+
+            image.image, records = finisher(image.image, image.seed, on_step=on_step)
         image.parameters = with_summary(image.parameters, records)
 
 

@@ -1,6 +1,19 @@
-"""Alignment of a face to the ArcFace 112x112 template by its 5 landmarks."""
+"""Alignment of a face to the ArcFace 112x112 template by its 5 landmarks.
+
+The crops are made as insightface makes them (``utils/face_align.py``,
+``norm_crop``): scikit-image's least-squares similarity transform from the
+float32 landmarks to the template, then ``cv2.warpAffine`` with bilinear sampling and
+its default border, ``BORDER_CONSTANT`` with 0. A face near the photo's edge
+therefore gets black where the photo ends, exactly as in the crops the
+FaceID adapter's embeddings were computed from; a reflected border (what
+this module did before issue 13) changed 18% of such a crop and so the
+embedding. ``border="reflect"`` is kept for lookalike's own quality judge
+(sharpness), whose thresholds were measured on reflected crops.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,8 +39,12 @@ _LARGE_OFFSET = (LARGE_CROP_SIZE - 112 * _LARGE_SCALE) / 2
 LARGE_TEMPLATE = (ARCFACE_TEMPLATE_112 * _LARGE_SCALE + _LARGE_OFFSET).astype(np.float32)
 
 
+Border = Literal["zero", "reflect"]
+_BORDERS = {"zero": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT}
+
+
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares rotation + uniform scale + translation mapping src to dst (2x3).
+    """Least-squares rotation + uniform scale + translation mapping src to dst (2x3, float32).
 
     Umeyama's closed form, without reflection.
     """
@@ -49,14 +66,48 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-def warp(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: int) -> np.ndarray:
-    matrix = similarity_transform(landmarks, template)
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+def estimate_norm(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """The 2x3 float64 matrix insightface's ``face_align.estimate_norm`` gives.
+
+    insightface fits scikit-image's ``SimilarityTransform`` to its float32
+    keypoints and template and warps with the float64 ``params``; scikit-image
+    then computes partly in float32, so our own float64 Umeyama differs from
+    it by ~1e-8, enough to move some of warpAffine's 1/32-pixel samples and
+    a crop pixel by one level. So the same call is made here. Degenerate
+    points (scikit-image gives NaN) fall back to ``similarity_transform``.
+    """
+    from skimage.transform import SimilarityTransform
+
+    src = np.asarray(landmarks, dtype=np.float32)
+    dst = np.asarray(template, dtype=np.float32)
+    if hasattr(SimilarityTransform, "from_estimate"):  # scikit-image >= 0.26
+        params = getattr(SimilarityTransform.from_estimate(src, dst), "params", None)
+    else:
+        tform = SimilarityTransform()
+        params = tform.params if tform.estimate(src, dst) else None
+    if params is None or not np.isfinite(params).all():
+        return similarity_transform(src, dst).astype(np.float64)
+    return np.array(params[:2], dtype=np.float64)
 
 
-def align_112(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    return warp(image, landmarks, ARCFACE_TEMPLATE_112, 112)
+def warp(
+    image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: int, border: Border = "zero"
+) -> np.ndarray:
+    """The face warped onto ``template`` in a ``size`` square; outside the photo is black (insightface's fill)."""
+    if border not in _BORDERS:
+        raise ValueError(f"`border` must be one of {sorted(_BORDERS)}, got {border!r}.")
+    matrix = estimate_norm(landmarks, template)
+    return cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=_BORDERS[border], borderValue=0
+    )
+
+
+def align_112(image: np.ndarray, landmarks: np.ndarray, border: Border = "zero") -> np.ndarray:
+    """The 112x112 ArcFace crop, as insightface's ``norm_crop(img, kps)``."""
+    return warp(image, landmarks, ARCFACE_TEMPLATE_112, 112, border)
 
 
 def align_large(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The same alignment with margin (256 px); black outside the photo, so that a
+    112 crop re-cut from it (tunes' stored crops) has insightface's border too."""
     return warp(image, landmarks, LARGE_TEMPLATE, LARGE_CROP_SIZE)

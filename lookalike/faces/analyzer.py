@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lookalike.faces.align import align_112, align_large
+from lookalike.faces.align import ARCFACE_TEMPLATE_112, align_112, align_large
 from lookalike.faces.backends.base import FaceDetector, FaceEncoder
 from lookalike.faces.quality import QualityThresholds, judge
 from lookalike.faces.types import AnalysedFace, Detection
@@ -23,11 +23,17 @@ class FaceAnalyzer:
         return self.detector.detect(image, self.detection_threshold)
 
     def prepare(self, image: np.ndarray, detection: Detection) -> AnalysedFace:
-        """Align and judge one face, without the (slower) embedding."""
+        """Align and judge one face, without the (slower) embedding.
+
+        The kept crop is insightface's (black outside the photo); the quality
+        judge measures sharpness on the same crop with a reflected border, as
+        its thresholds were calibrated, so a face at the photo's edge is not
+        called sharp for the black edge alone.
+        """
         crop = align_112(image, detection.landmarks)
         return AnalysedFace(
             detection=detection,
-            quality=judge(detection, crop, self.limits),
+            quality=judge(detection, align_112(image, detection.landmarks, border="reflect"), self.limits),
             crop_112=crop,
             crop_large=align_large(image, detection.landmarks),
         )
@@ -45,6 +51,8 @@ class FaceAnalyzer:
         return faces
 
     def warmup(self) -> None:
+        # The first alignment imports scikit-image's transform module (~0.3 s); pay it here.
+        align_112(np.zeros((8, 8, 3), dtype=np.uint8), ARCFACE_TEMPLATE_112)
         for part in (self.detector, self.encoder):
             warm = getattr(part, "warmup", None)
             if warm is not None:

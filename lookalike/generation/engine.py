@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata as importlib_metadata
 
 import numpy as np
@@ -102,14 +102,17 @@ class Engine:
         request: GenerationRequest,
         *,
         score_identity: ScoreIdentity | None = None,
+        on_progress: OnStep | None = None,
     ) -> GenerationResult:
-        return self.generate_batch([request], score_identity=score_identity)[0]
+        reporters = None if on_progress is None else [on_progress]
+        return self.generate_batch([request], score_identity=score_identity, on_progress=reporters)[0]
 
     def generate_batch(
         self,
         requests: Sequence[GenerationRequest],
         *,
         score_identity: ScoreIdentity | None = None,
+        on_progress: Sequence[OnStep | None] | None = None,
     ) -> list[GenerationResult]:
         """Several requests, results in the same order; compatible ones share one pipeline call.
 
@@ -117,13 +120,16 @@ class Engine:
         FaceID scale and speed-ups (``batch.PreparedRequest.call_key``).
         Each image keeps its own text, identity and seed, so it equals what
         its request gives alone up to batched-matmul rounding.
+        ``on_progress``: per request, ``(step, steps, None, images)`` after each
+        denoising step (diffusers' ``callback_on_step_end``).
         """
         started = time.perf_counter()
         prepared = [self._prepare(request) for request in requests]
         results: list[GenerationResult | None] = [None] * len(prepared)
         for indices in group_by_call(prepared):
             group = [prepared[i] for i in indices]
-            for index, result in zip(indices, self._run_call(group, score_identity), strict=True):
+            reporters = [on_progress[i] for i in indices] if on_progress is not None else None
+            for index, result in zip(indices, self._run_call(group, score_identity, reporters), strict=True):
                 results[index] = result
         for result in results:
             result.timings["batch_total"] = time.perf_counter() - started
@@ -148,7 +154,9 @@ class Engine:
             tiny_vae=self.settings.tiny_vae if options.tiny_vae is None else options.tiny_vae,
         )
 
-    def _run_call(self, group: list[PreparedRequest], score_identity: ScoreIdentity | None) -> list[GenerationResult]:
+    def _run_call(
+        self, group: list[PreparedRequest], score_identity: ScoreIdentity | None, on_progress=None
+    ) -> list[GenerationResult]:
         import torch
 
         first = group[0]
@@ -196,6 +204,7 @@ class Engine:
                         # CPU generators make a seed give the same start noise on any device.
                         generator=[torch.Generator(device="cpu").manual_seed(s) for p in batch for s in p.seeds],
                         output_type="latent" if tiny_vae is not None else "pil",
+                        **_step_callback([on_progress[i] for i in members] if on_progress else [], counts),
                     )
                 if tiny_vae is not None:
                     from lookalike.generation.tiny_vae import decode_latents
@@ -276,6 +285,32 @@ class Engine:
         if lora is not None:
             wanted.append((loaded.ensure_scheduler_lora(lora, self.settings.models_dir), 1.0))
         loaded.set_loras(tuple(wanted))
+
+
+# on_progress(step, steps, image, images): lookalike/jobs/progress.py says what each means.
+OnStep = Callable[..., None]
+
+
+def _step_callback(reporters: list, counts: list[int]) -> dict:
+    """diffusers' ``callback_on_step_end`` telling each listening request of a call its step; {} when none listens.
+
+    ``steps`` is the call's own count (``pipe.num_timesteps``: second-order
+    schedulers take more than ``num_inference_steps``); ``image`` is None as
+    all of a request's images denoise together.
+    """
+    if not reporters:
+        return {}
+    listening = [(reporter, count) for reporter, count in zip(reporters, counts, strict=True) if reporter is not None]
+    if not listening:
+        return {}
+
+    def on_step_end(pipe, index, _timestep, _tensors):
+        steps = getattr(pipe, "num_timesteps", None)
+        for reporter, count in listening:
+            reporter(index + 1, steps, None, count)
+        return {}
+
+    return {"callback_on_step_end": on_step_end, "callback_on_step_end_tensor_inputs": []}
 
 
 def _encode_prompts(loaded: LoadedPipeline, prompt: str, negative: str, do_cfg: bool):

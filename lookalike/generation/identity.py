@@ -15,9 +15,15 @@ The choice, and why:
   skipped (scale 0) and its LoRA switched off, which gives the same pixels
   as a pipeline without the adapter.
 
-The FaceID LoRA is applied at ``min(scale, 1)``: it was trained at 1 together
-with the adapter, and scaling it with small weights keeps the image changing
-smoothly as a weight goes to 0 instead of jumping when the LoRA turns off.
+The FaceID LoRA is applied at ``FACEID_LORA_SCALE`` (1.0) whenever an identity
+is active, whatever the weight: that is the scale its authors trained and run
+it at (upstream ``LoRAIPAttnProcessor(lora_scale=1.0)``, whose ``set_scale``
+changes only the adapter's scale) and the one diffusers' ``load_ip_adapter``
+sets (``set_adapters(["faceid_0"], adapter_weights=[1.0])``). The token's
+weight is the IP-Adapter scale only, as ``set_ip_adapter_scale`` in
+diffusers' FaceID recipe. (Until issue 13 the LoRA followed ``min(weight, 1)``,
+which at any weight below 1 changed the whole image, not only the identity;
+tests/conformance checks weights 1.0 and 0.5 against diffusers' recipe.)
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import numpy as np
 
 from lookalike.errors import IdentityEmbeddingError
 
+# The FaceID LoRA's scale while an identity is active (see the module docstring).
+FACEID_LORA_SCALE = 1.0
+
 
 @dataclass(frozen=True)
 class IdentityBlend:
@@ -37,7 +46,8 @@ class IdentityBlend:
 
     @property
     def lora_scale(self) -> float:
-        return min(self.scale, 1.0)
+        """The FaceID LoRA's scale: 1.0 while an identity is active (the authors' scale), else 0."""
+        return FACEID_LORA_SCALE if self.active else 0.0
 
     @property
     def active(self) -> bool:
@@ -61,6 +71,13 @@ def blend_identities(identities: Sequence[tuple[np.ndarray, float]], expected_di
     live = [(v, w) for v, w in pairs if w > 0]
     if not live:
         return NO_IDENTITY
+    if len(live) == 1:
+        # One person, already unit length (insightface's normed_embedding): passed on bit for bit,
+        # so one token conditions exactly as diffusers' recipe does. Normalising again would flip
+        # a few last bits, which the denoising loop amplifies (~3e-5 in the latents after 3 steps).
+        given = next(np.array(e, dtype=np.float32).reshape(-1) for e, w in identities if float(w) > 0)
+        if abs(float(np.linalg.norm(given.astype(np.float64))) - 1.0) < 1e-6:
+            return IdentityBlend(embedding=given, scale=live[0][1])
     total = sum(w for _, w in live)
     mean = sum(w * _unit(v) for v, w in live) / total
     norm = float(np.linalg.norm(mean))

@@ -8,7 +8,9 @@ process starts without torch.
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,12 +40,28 @@ class OutputImage:
     postprocess: str | None = None  # what the finishing steps did, when any was asked for
 
 
+# on_progress(step, steps, image, images, finishing_step=None): jobs/progress.py says what each means.
+OnProgress = Callable[..., None]
+
+
 class PromptEngine(Protocol):
+    """What the worker needs of generation. ``run`` (and ``run_many``, where an engine batches) may
+    take ``on_progress``, one callable per prompt; engines whose ``run`` does not are run without it."""
+
     def check(self, spec: PromptSpec) -> Any: ...
 
     def run(self, resolved: Any) -> list[OutputImage]: ...
 
     def warmup(self, base_models: list[str]) -> None: ...
+
+
+def takes_progress(method: Callable[..., Any]) -> bool:
+    """Whether an engine method accepts ``on_progress`` (engines written before it existed do not)."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "on_progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def load_engine(reference: str, context: RunContext) -> PromptEngine:
@@ -92,14 +110,19 @@ class RunnerEngine:
             # named in the text, which makes the body wrong (422), not the URL.
             raise UnknownTuneError(exc.message, field="text", details=exc.details) from exc
 
-    def run(self, resolved: Any) -> list[OutputImage]:
-        result = self._runner().run_prompt(self.context, resolved)
+    def run(self, resolved: Any, on_progress: OnProgress | None = None) -> list[OutputImage]:
+        result = self._runner().run_prompt(self.context, resolved, on_progress=on_progress)
         # run_prompt answers a GenerationResult; its images carry seeds and scores.
         return [_output(image) for image in getattr(result, "images", result)]
 
-    def run_many(self, resolved: list[Any]) -> list[list[OutputImage] | Exception]:
-        """Several checked prompts as one generation batch; each prompt's images or its own error."""
-        outcomes = self._runner().run_prompts(self.context, list(resolved))
+    def run_many(
+        self, resolved: list[Any], on_progress: Sequence[OnProgress | None] | None = None
+    ) -> list[list[OutputImage] | Exception]:
+        """Several checked prompts as one generation batch; each prompt's images or its own error.
+
+        ``on_progress``: one callable (or None) per prompt, in order.
+        """
+        outcomes = self._runner().run_prompts(self.context, list(resolved), on_progress=on_progress)
         return [o if isinstance(o, Exception) else [_output(image) for image in o.images] for o in outcomes]
 
     def batch_limit(self) -> int:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from lookalike.errors import LookalikeError
 from lookalike.jobs.callbacks import CallbackDispatcher
-from lookalike.jobs.engine import OutputImage, PromptEngine
+from lookalike.jobs.engine import OnProgress, OutputImage, PromptEngine, takes_progress
 from lookalike.jobs.mock import is_mock, mock_images
+from lookalike.jobs.progress import MIN_INTERVAL_S, ProgressWriter
 from lookalike.jobs.queue import JobQueue, spec_of
 from lookalike.schemas.prompts import PromptPublic
 from lookalike.store.tables import PromptRow
@@ -40,24 +42,57 @@ class PromptExecutor:
     engine: PromptEngine
     # Called with each prompt this run finished (succeeded or failed): sends its callback.
     on_done: Callable[[PromptRow], None]
+    # Least time between two progress writes of one prompt (jobs/progress.py).
+    progress_interval_s: float = MIN_INTERVAL_S
 
     def execute(self, claimed: list[Claimed]) -> list[PromptRow | None]:
-        """Run the claimed prompts and record each outcome; None where another attempt won or it was deleted."""
-        outcomes = self.run([c.row for c in claimed])
-        finished = []
-        for item in claimed:
-            outcome = outcomes[item.row.id]
-            if isinstance(outcome, Exception):
-                done = self.queue.fail(item.row.id, error_of(outcome))
-            else:
-                done = self.queue.complete(item.row.id, outcome, attempt=item.attempt)
-            if done is not None:
-                self.on_done(done)
-            finished.append(done)
-        return finished
+        """Run the claimed prompts and record each outcome; None where another attempt won or it was deleted.
 
-    def run(self, rows: list[PromptRow]) -> dict[int, Outcome]:
-        """Each row's images, or the exception that failed it; one engine call for all that pass their check."""
+        Each prompt gets its own progress writer: started now, fed by the
+        engine's steps, "saving" while its images are stored, and closed
+        before the prompt is finished (which clears its progress).
+        """
+        writers = {item.row.id: self._progress_writer(item) for item in claimed if not is_mock(spec_of(item.row).options)}
+        try:
+            for writer in writers.values():
+                writer.started()
+            outcomes = self.run([c.row for c in claimed], progress=writers)
+            finished = []
+            for item in claimed:
+                outcome = outcomes[item.row.id]
+                writer = writers.pop(item.row.id, None)
+                if isinstance(outcome, Exception):
+                    if writer is not None:
+                        writer.close()
+                    done = self.queue.fail(item.row.id, error_of(outcome))
+                else:
+                    if writer is not None:
+                        writer.saving()
+                        writer.close()  # "saving" is written before the images are
+                    done = self.queue.complete(item.row.id, outcome, attempt=item.attempt)
+                if done is not None:
+                    self.on_done(done)
+                finished.append(done)
+            return finished
+        finally:
+            for writer in writers.values():
+                writer.close()
+
+    def _progress_writer(self, item: Claimed) -> ProgressWriter:
+        images = spec_of(item.row).options.get("num_images")
+        return ProgressWriter(
+            partial(self.queue.write_progress, item.row.id, attempt=item.attempt),
+            images=int(images) if images else None,
+            min_interval_s=self.progress_interval_s,
+            name=str(item.row.id),
+        )
+
+    def run(self, rows: list[PromptRow], progress: dict[int, OnProgress] | None = None) -> dict[int, Outcome]:
+        """Each row's images, or the exception that failed it; one engine call for all that pass their check.
+
+        ``progress``: per prompt id, the ``on_progress`` its engine call reports to.
+        """
+        progress = progress or {}
         outcomes: dict[int, Outcome] = {}
         checked = []
         for row in rows:
@@ -73,13 +108,21 @@ class PromptExecutor:
         if len(checked) == 1:
             row, resolved = checked[0]
             try:
-                outcomes[row.id] = self.engine.run(resolved)
+                if row.id in progress and takes_progress(self.engine.run):
+                    outcomes[row.id] = self.engine.run(resolved, on_progress=progress[row.id])
+                else:
+                    outcomes[row.id] = self.engine.run(resolved)
             except Exception as exc:  # noqa: BLE001 - an engine crash fails this prompt; the worker goes on
                 _log_unexpected(exc, f"prompt {row.id} failed")
                 outcomes[row.id] = exc
         elif checked:
             try:
-                results: list[Any] = self.engine.run_many([resolved for _, resolved in checked])
+                batch = [resolved for _, resolved in checked]
+                if progress and takes_progress(self.engine.run_many):
+                    reporters = [progress.get(row.id) for row, _ in checked]
+                    results: list[Any] = self.engine.run_many(batch, on_progress=reporters)
+                else:
+                    results = self.engine.run_many(batch)
             except Exception as exc:  # noqa: BLE001 - the engine failed as a whole: every prompt in it fails
                 log.exception("batch of %d prompts failed", len(checked))
                 results = [exc] * len(checked)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from lookalike.errors import PromptNotFoundError
 from lookalike.store.blobs import BlobStore
@@ -86,6 +87,43 @@ class PromptStore:
             if row is None or row.account_id != account_id or (tune_id is not None and row.tune_id != tune_id):
                 raise PromptNotFoundError(f"There is no prompt {prompt_id}.", details={"prompt_id": prompt_id})
             return row
+
+    def find(self, prompt_id: int) -> PromptRow | None:
+        """The prompt with its images, whoever owns it: for callers already checked (a signed link, an open stream)."""
+        with self.sessions() as session:
+            return session.get(PromptRow, prompt_id, options=[selectinload(PromptRow.images)])
+
+    def watch(self, prompt_id: int) -> tuple[PromptRow | None, int | None]:
+        """The prompt without its images, and its place in line while queued: one cheap read for an events stream."""
+        with self.sessions() as session:
+            row = session.get(PromptRow, prompt_id)
+            if row is None or row.status != QUEUED:
+                return row, None
+            ahead = session.scalar(
+                select(func.count()).where(PromptRow.status == QUEUED, PromptRow.id < prompt_id)
+            )
+            return row, int(ahead or 0) + 1
+
+    def queue_positions(self, rows: Iterable[PromptRow]) -> dict[int, int]:
+        """Each queued row's place in line (1: next), computed now: queued prompts with a smaller id, plus one.
+
+        One query for the page, whatever its length; rows not queued (as read) are left out. A row
+        a worker takes meanwhile still gets its place (the prompts ahead of it), so a prompt shown
+        as queued always shows one.
+        """
+        ids = [row.id for row in rows if row.status == QUEUED]
+        if not ids:
+            return {}
+        ahead = aliased(PromptRow)
+        count = (
+            select(func.count())
+            .where(ahead.status == QUEUED, ahead.id < PromptRow.id)
+            .correlate(PromptRow)
+            .scalar_subquery()
+        )
+        with self.sessions() as session:
+            found = session.execute(select(PromptRow.id, count).where(PromptRow.id.in_(ids)))
+            return {prompt_id: int(before) + 1 for prompt_id, before in found}
 
     def list(
         self,

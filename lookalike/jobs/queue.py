@@ -95,7 +95,7 @@ class JobQueue:
         taken = session.execute(
             update(PromptRow)
             .where(PromptRow.id == prompt_id, PromptRow.status == QUEUED)
-            .values(status=PROCESSING, started_at=now, updated_at=now, attempts=PromptRow.attempts + 1)
+            .values(status=PROCESSING, started_at=now, updated_at=now, attempts=PromptRow.attempts + 1, progress=None)
             .execution_options(synchronize_session=False)
         )
         session.commit()
@@ -107,7 +107,7 @@ class JobQueue:
             result = session.execute(
                 update(PromptRow)
                 .where(PromptRow.status == PROCESSING)
-                .values(status=QUEUED, updated_at=self.clock())
+                .values(status=QUEUED, updated_at=self.clock(), progress=None)
                 .execution_options(synchronize_session=False)
             )
             session.commit()
@@ -136,6 +136,7 @@ class JobQueue:
                     attempts=PromptRow.attempts + 1,
                     lease_until=now + timedelta(seconds=lease_s),
                     claimed_by=worker[:255],
+                    progress=None,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -210,6 +211,28 @@ class JobQueue:
             )
             session.commit()
 
+    # -- live progress (both modes; jobs/progress.py) ---------------------------------
+
+    def write_progress(self, prompt_id: int, progress: dict[str, Any], *, attempt: int | None = None) -> bool:
+        """Store a running prompt's progress; False when it is no longer running (finished, deleted, taken over).
+
+        Conditional on ``processing`` (and on this attempt, for lease
+        holders), so a late write never brings progress back to a finished
+        prompt. ``updated_at`` is the prompt's, not the progress's: it stays.
+        """
+        conditions = [PromptRow.id == prompt_id, PromptRow.status == PROCESSING]
+        if attempt is not None:
+            conditions.append(PromptRow.attempts == attempt)
+        with self.sessions() as session:
+            result = session.execute(
+                update(PromptRow)
+                .where(*conditions)
+                .values(progress=progress, updated_at=PromptRow.updated_at)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return result.rowcount == 1
+
     # -- finishing (both modes) -----------------------------------------------------
 
     def complete(self, prompt_id: int, images: list[OutputImage], *, attempt: int | None = None) -> PromptRow | None:
@@ -240,7 +263,7 @@ class JobQueue:
             won = session.execute(
                 update(PromptRow)
                 .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
-                .values(status=SUCCEEDED, error=None, trained_at=now, updated_at=now, lease_until=None)
+                .values(status=SUCCEEDED, error=None, trained_at=now, updated_at=now, lease_until=None, progress=None)
                 .execution_options(synchronize_session=False)
             )
             if won.rowcount != 1:
@@ -262,7 +285,7 @@ class JobQueue:
             result = session.execute(
                 update(PromptRow)
                 .where(PromptRow.id == prompt_id, PromptRow.status == PROCESSING)
-                .values(status=FAILED, error=error, trained_at=now, updated_at=now, lease_until=None)
+                .values(status=FAILED, error=error, trained_at=now, updated_at=now, lease_until=None, progress=None)
                 .execution_options(synchronize_session=False)
             )
             session.commit()

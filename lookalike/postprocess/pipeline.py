@@ -12,6 +12,7 @@ at the generator's resolution, where the detector and networks are fast.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,16 +64,19 @@ def check_steps(steps: list[PostProcessor], context: PostprocessContext) -> None
         step.check(context)
 
 
-def apply(steps: list[PostProcessor], image: Image.Image, context: PostprocessContext
-          ) -> tuple[Image.Image, list[dict[str, Any]]]:
+def apply(steps: list[PostProcessor], image: Image.Image, context: PostprocessContext,
+          on_step: Callable[[str], None] | None = None) -> tuple[Image.Image, list[dict[str, Any]]]:
     """Run ``steps`` in order on one image; one record per step.
 
     A record is ``{"step", "status": "applied" | "skipped", "seconds", ...details}``
     with ``"reason"`` when skipped. Errors propagate: a step that cannot run
-    fails the job, it is never skipped in silence.
+    fails the job, it is never skipped in silence. ``on_step(name)`` is told
+    as each step starts (live progress).
     """
     records = []
     for step in steps:
+        if on_step is not None:
+            on_step(step.name)
         started = time.perf_counter()
         result = step.run(image, context)
         record: dict[str, Any] = {
@@ -108,10 +112,11 @@ class Finisher:
     steps: list[PostProcessor]
     context: PostprocessContext
 
-    def __call__(self, image: Image.Image, seed: int) -> tuple[Image.Image, list[dict[str, Any]]]:
+    def __call__(self, image: Image.Image, seed: int, on_step: Callable[[str], None] | None = None
+                 ) -> tuple[Image.Image, list[dict[str, Any]]]:
         # The image's own seed: face restoration draws noise, and image i of a
         # job must come out the same when the job is re-run.
-        return apply(self.steps, image, replace(self.context, seed=seed))
+        return apply(self.steps, image, replace(self.context, seed=seed), on_step)
 
 
 def prepare(flags: PostprocessFlags, context: PostprocessContext) -> Finisher | None:

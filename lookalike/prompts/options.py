@@ -283,12 +283,23 @@ def _kind_of(field_name: str | None) -> str | None:
 
 
 def aspect_size(ratio: str, native_size: int) -> tuple[int, int]:
-    """Keep about the native pixel count at the given ratio, both sides multiples of 8."""
+    """Keep about the native pixel count at the given ratio, both sides multiples of 8 within the limits.
+
+    A small native size (the tiny model's 64) would give a short side below
+    MIN_SIDE (16:9 at 64 px: 85x48), which the same options then refuse; so
+    the short side is raised to MIN_SIDE (and a long side past MAX_SIDE
+    brought down) keeping the ratio, and the pixel count grows instead.
+    """
     rw, rh = ASPECT_RATIOS[ratio]
     scale = math.sqrt(rw / rh)
-    width = max(SIDE_MULTIPLE, round(native_size * scale / SIDE_MULTIPLE) * SIDE_MULTIPLE)
-    height = max(SIDE_MULTIPLE, round(native_size / scale / SIDE_MULTIPLE) * SIDE_MULTIPLE)
-    return width, height
+    width, height = native_size * scale, native_size / scale
+    if min(width, height) < MIN_SIDE:
+        grow = MIN_SIDE / min(width, height)
+        width, height = width * grow, height * grow
+    if max(width, height) > MAX_SIDE:
+        shrink = MAX_SIDE / max(width, height)
+        width, height = width * shrink, height * shrink
+    return _nearest_multiple(width), _nearest_multiple(height)
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
@@ -313,5 +324,6 @@ def _check_float(name: str, value: Any, low: float, high: float) -> None:
         )
 
 
-def _nearest_multiple(value: int) -> int:
+def _nearest_multiple(value: float) -> int:
+    """The multiple of SIDE_MULTIPLE nearest ``value``, within MIN_SIDE..MAX_SIDE."""
     return max(MIN_SIDE, min(MAX_SIDE, round(value / SIDE_MULTIPLE) * SIDE_MULTIPLE))

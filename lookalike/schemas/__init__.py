@@ -9,7 +9,7 @@ use them without loading the server.
 """
 
 from lookalike.schemas.common import ErrorBody, ErrorDetail, Upload
-from lookalike.schemas.prompts import ImageDetail, PromptCreate, PromptPublic
+from lookalike.schemas.prompts import ImageDetail, PromptCreate, PromptProgress, PromptPublic
 from lookalike.schemas.tunes import TuneCreate, TunePublic, TuneUpdate
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ErrorDetail",
     "ImageDetail",
     "PromptCreate",
+    "PromptProgress",
     "PromptPublic",
     "TuneCreate",
     "TunePublic",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, model_validator
 
@@ -73,6 +73,48 @@ class ImageDetail(BaseModel):
     postprocess: str | None = Field(description="What the finishing steps did, when any was asked for.")
 
 
+class PromptProgress(BaseModel):
+    """Where an unfinished prompt is (docs/API.md, "Progress"); the prompt's ``progress`` and its events' data."""
+
+    phase: Literal["queued", "denoising", "finishing", "saving"] = Field(
+        description="queued; denoising (step null: loading the model, encoding the text); "
+        "finishing (finishing_step names the step); saving (storing the images)."
+    )
+    queue_position: int | None = Field(None, description="Place in line while queued (1: next); null otherwise.")
+    step: int | None = Field(None, description="Denoising step done, of steps (0: about to start).")
+    steps: int | None = Field(None, description="Denoising steps of the current generation call.")
+    image: int | None = Field(
+        None, description="The image being finished (from 1); null while all images denoise together."
+    )
+    images: int | None = Field(None, description="Images the prompt makes.")
+    finishing_step: str | None = Field(
+        None, description="While finishing: face_swap, face_correct, super_resolution or identity_score."
+    )
+    elapsed_s: float | None = Field(None, description="Seconds since the worker started it, as of updated_at.")
+    updated_at: str = Field(description="When this state was recorded.")
+
+    @classmethod
+    def of_row(cls, row: Any, queue_position: int | None = None) -> PromptProgress | None:
+        """A prompt row's progress: computed while queued, as its worker last wrote it while running, else None."""
+        images = ((row.options or {}).get("resolved") or {}).get("num_images")
+        if row.status == "queued":
+            return cls(phase="queued", queue_position=queue_position, images=images, updated_at=iso(row.updated_at))
+        if row.status != "processing":
+            return None
+        stored = {k: v for k, v in (getattr(row, "progress", None) or {}).items() if k in cls.model_fields}
+        stored.pop("queue_position", None)
+        stored.setdefault("phase", "denoising")
+        if stored.get("images") is None:
+            stored["images"] = images
+        if not stored.get("updated_at"):
+            stored["updated_at"] = iso(row.started_at or row.updated_at)
+        try:
+            return cls(**stored)
+        except ValueError:
+            # Written by a newer or older worker in a shape this server does not know: say only that it runs.
+            return cls(phase="denoising", images=images, updated_at=iso(row.started_at or row.updated_at))
+
+
 class _PromptPublicBase(BaseModel):
     id: int
     tune_id: int = Field(description="The id in the URL it was posted to: a tune, or a gallery (base model) id.")
@@ -94,12 +136,25 @@ class _PromptPublicBase(BaseModel):
     created_at: str
     updated_at: str
     url: str
+    progress: PromptProgress | None = Field(
+        None, description="Not Astria's: where it is while queued or running; null once finished."
+    )
+    events_url: str = Field(
+        description="Not Astria's: its progress as Server-Sent Events, a signed link that needs no key."
+    )
 
     @classmethod
-    def from_row(cls, row: Any, base_url: str, link: Callable[[str], str] = lambda path: path) -> PromptPublic:
+    def from_row(
+        cls,
+        row: Any,
+        base_url: str,
+        link: Callable[[str], str] = lambda path: path,
+        queue_position: int | None = None,
+    ) -> PromptPublic:
         """A stored prompt (``PromptRow`` with its images) as the API shows it.
 
-        ``link`` turns an image path into a signed one (``UrlSigner.stable_link``).
+        ``link`` turns an image path into a signed one (``UrlSigner.stable_link``);
+        ``queue_position`` is its place in line while queued (``PromptStore.queue_positions``).
         """
         base = base_url.rstrip("/")
         stored = row.options or {}
@@ -135,12 +190,18 @@ class _PromptPublicBase(BaseModel):
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
             url=f"{base}/tunes/{row.tune_id}/prompts/{row.id}.json",
+            progress=PromptProgress.of_row(row, queue_position),
+            events_url=base + link(events_path(row.id)),
             **{name: _shown(name, stored, resolved, sent) for name in _SHOWN_OPTIONS},
         )
 
 
 def image_path(prompt_id: int, position: int) -> str:
     return f"/prompts/{prompt_id}/images/{position}.png"
+
+
+def events_path(prompt_id: int) -> str:
+    return f"/prompts/{prompt_id}/events"
 
 
 # Every option but the negative prompt (a top-level field) is echoed as the

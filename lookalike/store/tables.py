@@ -160,6 +160,9 @@ class PromptRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Live progress of a running prompt (migration 0007), written by its
+    # worker (jobs/progress.py) and cleared when it finishes; null otherwise.
+    progress: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     images: Mapped[list[PromptImageRow]] = relationship(
         back_populates="prompt", cascade="all, delete-orphan", order_by="PromptImageRow.position"

@@ -74,6 +74,26 @@ def test_pack_files_are_hub_urls_with_honest_digests():
             assert remote.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", remote.sha256)
 
 
+@pytest.mark.parametrize("spec", [s for s in BASE_MODELS if s.vae is not None], ids=lambda s: s.id)
+def test_a_model_with_its_own_vae_entry_does_not_pull_the_checkpoints_vae(spec):
+    """The loader reads ``spec.vae`` instead of the checkpoint's vae/ (issue 13: pulled, never loaded)."""
+    base = f"{spec.source.local_dir}/vae/"
+    assert not [f.path for f in spec.pack.files if f.path.startswith(base)]
+    vae_paths = {f.path for f in spec.vae.remote_files()}
+    assert {f"{spec.vae.local_dir}/config.json", f"{spec.vae.local_dir}/diffusion_pytorch_model.safetensors"} <= vae_paths
+    assert vae_paths <= {f.path for f in spec.pack.files}
+
+
+def test_realistic_vision_pulls_sd_vae_ft_mse_and_not_its_own_vae():
+    paths = {f.path for f in get_base_model("realistic-vision-v5-1").pack.files}
+    assert not any(p.startswith("hub/SG161222/Realistic_Vision_V5.1_noVAE/vae/") for p in paths)
+    assert "hub/stabilityai/sd-vae-ft-mse/diffusion_pytorch_model.safetensors" in paths
+    # Models without a VAE entry keep their own.
+    assert "hub/stable-diffusion-v1-5/stable-diffusion-v1-5/vae/diffusion_pytorch_model.safetensors" in {
+        f.path for f in get_base_model("sd-1-5").pack.files
+    }
+
+
 # Repos for which no published commit was found; everything else must be pinned.
 UNPINNED_REPOS = {"h1t/TCD-SD15-LoRA"}
 

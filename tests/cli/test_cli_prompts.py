@@ -133,3 +133,23 @@ def test_real_model_missing_offline_names_the_pull_command(world):
     exit_code, report = generate(world, f"headshot <faceid:{tune}:1.0>", "--base-model", "realistic-vision-v5-1")
     assert exit_code == 2 and report["error"]["code"] == "model_unavailable"
     assert "lookalike models pull realistic-vision-v5-1" in report["error"]["hint"]
+
+
+def test_a_local_run_shows_a_progress_bar_on_stderr(tmp_path):
+    """A real process on the tiny model, drawn as on a terminal: the bar on stderr, the report on stdout."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKALIKE_")}
+    env.update({"LOOKALIKE_DATA_DIR": str(tmp_path / "data"), "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1",
+                "COLUMNS": "120"})
+    lookalike = str(Path(sys.executable).parent / "lookalike")
+    ran = subprocess.run([lookalike, "prompts", "create", "a portrait", "--base-model", "tiny", *FAST,
+                          "--seed", "4", "--out", str(tmp_path / "out")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("prompt ") and "1 image(s), 64x64, 2 steps euler" in ran.stdout
+    # The bar redraws 10 times a second, so a fast step may not be drawn; some step and the end are.
+    assert "denoising" in ran.stderr and "/2" in ran.stderr and "done" in ran.stderr

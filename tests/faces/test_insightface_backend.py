@@ -183,6 +183,54 @@ def test_scrfd_without_keypoints_is_rejected(tmp_path: Path) -> None:
         SCRFDDetector(_identity_model(tmp_path / "odd.onnx", 4))
 
 
+# --- preprocessing exactly as insightface's SCRFD.detect (issue 13) ---------------------------
+
+
+@pytest.fixture
+def dynamic_scrfd(tmp_path: Path) -> SCRFDDetector:
+    """A detector with a dynamic input (640 square), for its letterbox; its outputs are never decoded."""
+    return SCRFDDetector(_identity_model(tmp_path / "scrfd_like.onnx", 9))
+
+
+@pytest.mark.parametrize(
+    ("shape", "resized"),
+    [
+        ((1000, 750), (640, 480)),  # taller than wide: height fills
+        ((750, 1000), (480, 640)),
+        # 640 * 301 / 400 = 481.6: insightface cuts to 481 (int), rounding would give 482.
+        ((301, 400), (481, 640)),
+        ((200, 100), (640, 320)),  # smaller than the input: enlarged
+    ],
+)
+def test_letterbox_is_insightfaces(dynamic_scrfd: SCRFDDetector, shape, resized) -> None:
+    """Size cut with int(), cv2.resize's INTER_LINEAR also when shrinking, one factor (the height's) back."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
+    blob, det_scale = dynamic_scrfd._letterbox(image)
+    new_h, new_w = resized
+    expected = np.zeros((640, 640, 3), dtype=np.uint8)
+    expected[:new_h, :new_w] = cv2.resize(image, (new_w, new_h))  # insightface: cv2's default, INTER_LINEAR
+    np.testing.assert_array_equal(blob[0].transpose(1, 2, 0), (expected.astype(np.float32) - 127.5) / 128.0)
+    assert det_scale == new_h / shape[0]
+    if new_h < shape[0]:
+        area = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        assert not np.array_equal(area, expected[:new_h, :new_w]), "INTER_AREA would give the same blob"
+
+
+def test_nms_counts_whole_pixels_as_insightface() -> None:
+    """insightface's SCRFD.nms adds 1 to widths, heights and overlaps.
+
+    Two 10 px boxes 5 px apart: IoU 50/150 = 0.333 with the +1 (suppressed at
+    0.3), 36/126 = 0.286 without (both kept).
+    """
+    boxes = np.array([[0, 0, 9, 9], [5, 0, 14, 9]], dtype=np.float32)
+    scores = np.array([0.9, 0.8], dtype=np.float32)
+    assert backend._nms(boxes, scores, 0.3).tolist() == [0]
+    assert backend._nms(boxes, scores, 0.34).tolist() == [0, 1]
+
+
 def test_garbage_file_is_an_integrity_error(tmp_path: Path) -> None:
     bad = tmp_path / "det_10g.onnx"
     bad.write_bytes(b"this is not a protobuf")
@@ -194,8 +242,14 @@ def test_garbage_file_is_an_integrity_error(tmp_path: Path) -> None:
 # --- ArcFace on a tiny stand-in -------------------------------------------------------------
 
 
-def _arcface_standin(path: Path, *, batch=None, size: int = 112, dim: int = 512, seed: int = 0) -> Path:
-    """A small model with w600k_r50's signature: input.1 [N, 3, 112, 112] -> [N, dim]."""
+def _arcface_standin(
+    path: Path, *, batch=None, size: int = 112, dim: int = 512, seed: int = 0, mxnet_names: bool = False
+) -> Path:
+    """A small model with w600k_r50's signature: input.1 [N, 3, 112, 112] -> [N, dim].
+
+    ``mxnet_names`` names its first nodes ``_minus0``/``_mul0`` (identity
+    operations), the mark of an MXNet conversion that insightface reads.
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -206,19 +260,26 @@ def _arcface_standin(path: Path, *, batch=None, size: int = 112, dim: int = 512,
     proj = rng.standard_normal((channels * cells, dim)).astype(np.float32) * 0.05
     x = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [batch, 3, size, size])
     y = helper.make_tensor_value_info("683", TensorProto.FLOAT, [batch, dim])
-    nodes = [
-        helper.make_node("Conv", ["input.1", "conv_w"], ["c"], kernel_shape=[kernel, kernel], strides=[kernel, kernel]),
+    inits = [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(proj, "proj")]
+    first = "input.1"
+    nodes = []
+    if mxnet_names:
+        inits += [
+            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+            numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        ]
+        nodes += [
+            helper.make_node("Sub", ["input.1", "zero"], ["s"], name="_minus0"),
+            helper.make_node("Mul", ["s", "one"], ["m"], name="_mul0"),
+        ]
+        first = "m"
+    nodes += [
+        helper.make_node("Conv", [first, "conv_w"], ["c"], kernel_shape=[kernel, kernel], strides=[kernel, kernel]),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("Flatten", ["r"], ["f"], axis=1),
         helper.make_node("MatMul", ["f", "proj"], ["683"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "arcface_standin",
-        [x],
-        [y],
-        initializer=[numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(proj, "proj")],
-    )
+    graph = helper.make_graph(nodes, "arcface_standin", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -287,6 +348,18 @@ def test_arcface_rejects_wrong_input_shape(tmp_path: Path, kwargs: dict, why: st
 def test_arcface_rejects_a_detector(tmp_path: Path) -> None:
     with pytest.raises(ModelIntegrityError, match="not an ArcFace recogniser"):
         ArcFaceEncoder(_identity_model(tmp_path / "det.onnx", 9))
+
+
+def test_arcface_normalises_as_insightface_reads_the_graph(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """insightface's ArcFaceONNX feeds MXNet conversions (Sub/Mul named _minus/_mul first) raw pixels."""
+    plain = ArcFaceEncoder(_arcface_standin(tmp_path / "plain.onnx"))
+    mxnet = ArcFaceEncoder(_arcface_standin(tmp_path / "mxnet.onnx", mxnet_names=True))
+    assert (plain._input_mean, plain._input_std) == (127.5, 127.5)
+    assert (mxnet._input_mean, mxnet._input_std) == (0.0, 1.0)
+    # Same weights; only the input scaling differs, so the vectors differ.
+    a = plain.embed(astronaut, [ASTRONAUT_LANDMARKS])[0]
+    b = mxnet.embed(astronaut, [ASTRONAUT_LANDMARKS])[0]
+    assert float(a @ b) < 0.999
 
 
 def test_missing_model_file_is_unavailable(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_sizes_count_and_seeds(engine, tiny):
 
 def test_aspect_ratio_uses_the_models_native_size(engine, tiny):
     result = engine.generate(request(tiny, aspect_ratio="3:2", seed=1))
-    assert result.images[0].image.size == (80, 56)  # aspect_size("3:2", 64)
+    assert result.images[0].image.size == (96, 64)  # aspect_size("3:2", 64): the short side raised to 64
 
 
 def test_same_seed_same_pixels_and_other_seeds_differ(engine, tiny):
@@ -116,6 +116,20 @@ def test_changed_embedding_or_weight_changes_the_image(engine, tiny):
     half = first(engine, request(tiny, identities=[(unit(3), 0.5)], seed=9))
     assert np.abs(a - b).mean() > 0.5
     assert np.abs(a - half).mean() > 0.2
+
+
+@pytest.mark.parametrize("weight", [0.3, 0.5, 1.0, 1.6])
+def test_the_faceid_lora_stays_at_1_and_only_the_adapter_scale_follows_the_weight(engine, tiny, weight):
+    """As diffusers' recipe and upstream IP-Adapter: the weight is the IP-Adapter scale, the LoRA stays at 1.0."""
+    from lookalike.generation.pipelines import FACEID_ADAPTER_NAME
+
+    engine.generate(request(tiny, identities=[(unit(3), weight)], seed=9))
+    loaded = engine.pipeline(tiny)
+    assert loaded.active_loras == ((FACEID_ADAPTER_NAME, 1.0),)
+    scales = [p.scale for p in loaded.pipe.unet.attn_processors.values() if isinstance(getattr(p, "scale", None), list)]
+    assert scales and all(s == [weight] for s in scales)
+    engine.generate(request(tiny, seed=9))
+    assert loaded.active_loras == ()
 
 
 def test_blend_of_two_identities_differs_from_each(engine, tiny):

@@ -14,8 +14,20 @@ def test_single_identity_keeps_its_vector_and_weight():
     e = unit(1)
     blend = blend_identities([(e, 0.7)], expected_dim=128)
     np.testing.assert_allclose(blend.embedding, e, atol=1e-6)
-    assert blend.scale == pytest.approx(0.7) and blend.lora_scale == pytest.approx(0.7)
+    # The weight is the adapter scale; the FaceID LoRA stays at its authors' 1.0 (issue 13).
+    assert blend.scale == pytest.approx(0.7) and blend.lora_scale == 1.0
     assert blend_identities([(e, 1.6)]).lora_scale == 1.0
+    assert blend_identities([(e, 0.0)]).lora_scale == 0.0
+
+
+def test_a_single_unit_embedding_is_passed_on_bit_for_bit():
+    """As diffusers' recipe feeds insightface's normed_embedding: no renormalisation of one person."""
+    e = unit(5)
+    blend = blend_identities([(e, 0.8), (unit(6), 0.0)])
+    assert blend.embedding.dtype == np.float32 and np.array_equal(blend.embedding, e)
+    assert blend.embedding is not e  # a copy: the tune's own vector is never shared
+    # Not unit length: normalised.
+    np.testing.assert_allclose(blend_identities([(3 * e, 1.0)]).embedding, e, atol=1e-6)
 
 
 def test_weighted_mean_is_renormalised_and_weights_set_the_mix():

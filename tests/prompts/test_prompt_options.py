@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from lookalike.errors import InvalidFieldError, UnknownSchedulerError
-from lookalike.prompts.options import ASPECT_RATIOS, GenerationOptions, aspect_size
+from lookalike.prompts.options import (
+    ASPECT_RATIOS,
+    MAX_SIDE,
+    MIN_SIDE,
+    GenerationOptions,
+    aspect_size,
+)
 from lookalike.prompts.schedulers import SCHEDULER_NAMES
 
 
@@ -103,3 +109,25 @@ def test_from_fields_reads_form_strings():
     with pytest.raises(InvalidFieldError) as info:
         GenerationOptions.from_fields({"num_images": "2.5"})
     assert info.value.field == "num_images"
+
+
+@pytest.mark.parametrize("ratio", list(ASPECT_RATIOS))
+@pytest.mark.parametrize("native", [64, 128, 512, 1024, 2048])
+def test_aspect_sizes_stay_within_the_side_limits(ratio, native):
+    """The tiny model's 64 px must not give a side the same options refuse (16:9 was 88x48)."""
+    w, h = aspect_size(ratio, native)
+    rw, rh = ASPECT_RATIOS[ratio]
+    assert MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE
+    assert w % 8 == 0 and h % 8 == 0
+    assert abs(w / h - rw / rh) / (rw / rh) < 0.08
+    assert (w > h) == (rw > rh) and (w == h) == (rw == rh)
+    # What size_for gives is accepted back as w and h (the worker re-reads the resolved options).
+    opts = GenerationOptions(aspect_ratio=ratio)
+    assert GenerationOptions(w=w, h=h).size_for(native) == opts.size_for(native) == (w, h)
+
+
+def test_small_models_short_side_is_the_minimum():
+    assert aspect_size("16:9", 64) == (112, 64)
+    assert aspect_size("9:16", 64) == (64, 112)
+    assert aspect_size("3:2", 64) == (96, 64)
+    assert aspect_size("1:1", 64) == (64, 64)

@@ -104,3 +104,36 @@ def test_faceid_prompt_on_the_tiny_model_through_a_worker(tmp_path, pg_url, redi
     finally:
         server.stop()
         worker.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_progress_travels_from_a_worker_to_the_api_through_the_database(tmp_path, pg_url, redis_url):
+    """Celery mode: the worker process writes each prompt's progress; the API server's events stream reads it."""
+    from lookalike.client import Client
+
+    data = tmp_path / "data"
+    env = cluster_env(data, database_url=pg_url, broker_url=redis_url, extra={"FAKE_ENGINE_DELAY_S": "1.5"})
+    key = make_key(pg_url, data)
+    server = Server(data, env=env)
+    server.env = env
+    worker = WorkerProcess(env, "w0", tmp_path)
+    try:
+        worker.start()
+        server.start()
+        worker.wait_ready()
+        with Client(server.url, key) as client:
+            first = client.create_prompt(999, "celery progress one", steps=6)
+            second = client.create_prompt(999, "celery progress two", steps=6)
+            items = list(client.progress(second, timeout=60))
+            polled = client.get_prompt(first)
+        assert items[-1]["status"] == "succeeded" and items[-1]["progress"] is None
+        progress = items[:-1]
+        # Queued behind the first (one worker), then its own steps, as the worker wrote them.
+        assert progress[0]["phase"] == "queued" and progress[0]["queue_position"] in (1, 2)
+        steps = [p["step"] for p in progress if p["phase"] == "denoising" and p["step"]]
+        assert len(steps) >= 2 and steps == sorted(steps) and all(p["steps"] == 6 for p in progress if p["step"])
+        assert polled["status"] == "succeeded" and polled["progress"] is None
+    finally:
+        server.stop()
+        worker.stop()

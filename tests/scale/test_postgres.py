@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import inspect, select
 
@@ -71,9 +73,18 @@ def test_tunes_prompts_and_claims_on_postgres(pg_url, tmp_path, astronaut):
         first = queue.claim(row.id, worker="w1", lease_s=30)
         assert first.outcome == CLAIMED and first.attempt == 1
         assert queue.claim(row.id, worker="w2", lease_s=30).outcome == BUSY
+        # Live progress (migration 0007): a conditional JSON write, and queue positions computed when read.
+        from lookalike.jobs.progress import progress_state
+
+        assert queue.write_progress(row.id, progress_state("denoising", step=1, steps=4), attempt=1)
+        assert not queue.write_progress(row.id, progress_state("denoising", step=2, steps=4), attempt=2)
+        assert store.find(row.id).progress["step"] == 1
+        waiting = [store.create(replace(new, idempotency_key=f"q{i}"))[0] for i in range(2)]
+        assert store.queue_positions([store.find(row.id), *waiting]) == {waiting[0].id: 1, waiting[1].id: 2}
         png = encode(astronaut[:8, :8], "PNG")
         done = queue.complete(row.id, [OutputImage(png, seed=2**32 - 1, width=8, height=8)], attempt=1)
         assert done.status == "succeeded" and [i.seed for i in done.images] == [2**32 - 1]
+        assert done.progress is None and not queue.write_progress(row.id, progress_state("saving"), attempt=1)
         assert queue.claim(row.id, worker="w2", lease_s=30).outcome == FINISHED
         with services.sessions() as session:
             assert session.scalar(select(PromptRow.options).where(PromptRow.id == row.id))["resolved"]["seed"] == 2**32 - 1

@@ -96,16 +96,24 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, best score first."""
+    """Indices kept by greedy non-maximum suppression, best score first.
+
+    insightface's ``SCRFD.nms``: boxes count in whole pixels, inclusive, so
+    widths, heights and overlaps all get the ``+ 1`` (its ``areas = (x2 - x1 +
+    1) * (y2 - y1 + 1)``). Without it two small overlapping faces are judged
+    less overlapping than insightface judges them, and both may be kept.
+    Ties in score keep the earlier box (insightface's order there is that of
+    an unstable sort).
+    """
     x1, y1, x2, y2 = boxes.T
-    areas = np.maximum(0.0, x2 - x1) * np.maximum(0.0, y2 - y1)
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size:
         best, rest = order[0], order[1:]
         keep.append(best)
-        inter_w = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]))
-        inter_h = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]))
+        inter_w = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
+        inter_h = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
         inter = inter_w * inter_h
         union = areas[best] + areas[rest] - inter
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
@@ -187,19 +195,28 @@ class SCRFDDetector:
             self._centers[key] = centers
         return centers
 
-    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network input and the factor that maps its coordinates back, as insightface.
+
+        insightface's ``SCRFD.detect``: the long side (relative to the input's
+        aspect) fills the input, the other is cut down to a whole pixel
+        (``int``, not rounded), ``cv2.resize`` with its default INTER_LINEAR
+        (also when shrinking), and one factor, the height's, maps both axes
+        back. The blob is ``(x - 127.5) / 128``.
+        """
         in_h, in_w = self.input_size
         h, w = image.shape[:2]
-        scale = min(in_h / h, in_w / w)
-        new_h = min(in_h, max(1, int(round(h * scale))))
-        new_w = min(in_w, max(1, int(round(w * scale))))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        im_ratio = float(h) / w
+        if im_ratio > float(in_h) / in_w:
+            new_h, new_w = in_h, int(in_h / im_ratio)
+        else:
+            new_w, new_h = in_w, int(in_w * im_ratio)
+        # insightface fails on a photo so thin that one side rounds to 0 pixels; keep one.
+        new_h, new_w = max(1, new_h), max(1, new_w)
         canvas = np.zeros((in_h, in_w, 3), dtype=np.uint8)
-        canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+        canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         blob = (canvas.astype(np.float32) - 127.5) / 128.0
-        # Per-axis factors: rounding makes them differ slightly, and mapping back
-        # with each axis' own factor keeps the coordinates exact.
-        return blob.transpose(2, 0, 1)[None], new_w / w, new_h / h
+        return blob.transpose(2, 0, 1)[None], float(new_h) / h
 
     def _split(self, outputs: Sequence[np.ndarray]) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """(stride, scores, boxes, kps) per level, outputs flattened to rows."""
@@ -218,7 +235,7 @@ class SCRFDDetector:
     def detect(self, image: np.ndarray, threshold: float = 0.5) -> list[Detection]:
         """Faces in an RGB uint8 HxWx3 image, best score first."""
         image = _check_image(image)
-        blob, sx, sy = self._letterbox(image)
+        blob, det_scale = self._letterbox(image)
         outputs = self._session.run(self._output_names, {self._input_name: blob})
         in_h, in_w = self.input_size
 
@@ -248,10 +265,11 @@ class SCRFDDetector:
         scores = np.concatenate(all_scores)
         boxes = np.concatenate(all_boxes)
         kps = np.concatenate(all_kps)
+        # Mapped back before NMS, as insightface does (its NMS sees photo pixels).
+        boxes = boxes / det_scale
+        kps = kps / det_scale
         keep = _nms(boxes, scores, self.nms_threshold)
-        back = np.array([sx, sy], dtype=np.float32)
-        boxes = (boxes[keep].reshape(-1, 2, 2) / back).reshape(-1, 4)
-        kps = kps[keep] / back
+        boxes, kps = boxes[keep], kps[keep]
         return [
             Detection(
                 box=tuple(float(v) for v in box),
@@ -293,6 +311,7 @@ class ArcFaceEncoder:
             )
         self._input_name = inputs[0].name
         self._output_name = outputs[0].name
+        self._input_mean, self._input_std = _arcface_normalisation(self.model_path)
         # A fixed batch dimension (usually 1) means the faces go through in chunks of it.
         self._batch = shape[0] if isinstance(shape[0], int) else None
         self.dim = out_shape[1] if isinstance(out_shape[1], int) else self._probe_dim()
@@ -316,7 +335,7 @@ class ArcFaceEncoder:
             if points.shape != (5, 2):
                 raise ValueError(f"`landmarks[{index}]` must have shape (5, 2), got {points.shape}.")
             crops.append(align_112(image, points))
-        blob = ((np.stack(crops).astype(np.float32) - 127.5) / 127.5).transpose(0, 3, 1, 2)
+        blob = ((np.stack(crops).astype(np.float32) - self._input_mean) / self._input_std).transpose(0, 3, 1, 2)
         blob = np.ascontiguousarray(blob)
 
         if self._batch is None:
@@ -338,6 +357,22 @@ class ArcFaceEncoder:
             )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _arcface_normalisation(model_path: Path) -> tuple[float, float]:
+    """(mean, std) for an ArcFace graph, by insightface's own rule (``ArcFaceONNX.__init__``).
+
+    Models converted from MXNet carry their own normalisation: a ``Sub`` (or
+    ``_minus``) and a ``Mul`` (or ``_mul``) node among the graph's first 8,
+    and take raw pixels (mean 0, std 1). The others (buffalo_l's
+    ``w600k_r50.onnx``) take ``(x - 127.5) / 127.5``.
+    """
+    import onnx
+
+    nodes = onnx.load(str(model_path), load_external_data=False).graph.node[:8]
+    has_sub = any(n.name.startswith(("Sub", "_minus")) for n in nodes)
+    has_mul = any(n.name.startswith(("Mul", "_mul")) for n in nodes)
+    return (0.0, 1.0) if has_sub and has_mul else (127.5, 127.5)
 
 
 def load_buffalo_l(models_dir: Path) -> tuple[SCRFDDetector, ArcFaceEncoder]:

@@ -1,0 +1,149 @@
+"""Which models this server can run now: each base model and finishing step, installed or not.
+
+The same file checks a prompt meets when it is queued (``runner._require_models``
+and each finishing step's ``check``), asked ahead of any prompt, so a client
+(the studio) can offer only what will run and say what the operator must
+pull. Nothing is loaded: these are file and package look-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lookalike.catalog.base_models import (
+    BASE_MODELS,
+    DEFAULT_BASE_MODEL_ID,
+    BaseModelSpec,
+)
+from lookalike.catalog.files import ModelPack, locate
+from lookalike.config import Settings
+from lookalike.errors import LookalikeError, ModelUnavailableError
+from lookalike.prompts.schedulers import SCHEDULERS
+
+# The finishing steps, in the order they run, with words for people.
+FINISHING_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("face_swap", "Face swap", "Puts the tune's face onto each realistic face in the picture."),
+    ("face_correct", "Face correct", "Restores faces: cleaner eyes, skin and teeth (GFPGAN)."),
+    ("super_resolution", "Super resolution x4", "Makes the picture four times wider and taller (Real-ESRGAN)."),
+)
+
+
+@dataclass(frozen=True)
+class SchedulerReadiness:
+    name: str
+    label: str
+    default_steps: int
+    default_cfg: float
+    installed: bool
+    pull_command: str | None = None
+
+
+@dataclass(frozen=True)
+class BaseModelReadiness:
+    spec: BaseModelSpec
+    installed: bool
+    missing: tuple[str, ...]
+    schedulers: tuple[SchedulerReadiness, ...]
+
+    @property
+    def pull_commands(self) -> list[str]:
+        return [f"lookalike models pull {pack_id}" for pack_id in self.missing]
+
+
+@dataclass(frozen=True)
+class StepReadiness:
+    name: str
+    title: str
+    description: str
+    installed: bool
+    message: str | None = None  # why not, as the error a prompt would get says it
+    hint: str | None = None  # what the operator runs or installs
+    pull_command: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    base_models: tuple[BaseModelReadiness, ...]
+    finishing_steps: tuple[StepReadiness, ...]
+    default_base_model: BaseModelSpec | None = None
+
+
+def _present(pack: ModelPack, settings: Settings) -> bool:
+    try:
+        locate(pack, settings.models_dir, check=False)
+    except ModelUnavailableError:
+        return False
+    return True
+
+
+def base_model_readiness(settings: Settings, spec: BaseModelSpec) -> BaseModelReadiness:
+    """What a FaceID prompt on ``spec`` needs on disk (as ``runner._require_models`` checks it)."""
+    packs: list[ModelPack] = []
+    if spec.source.kind != "builtin":
+        packs.append(spec.pack)
+    from lookalike.faces.backends.insightface import BUFFALO_L
+
+    if spec.adapter.encoder == BUFFALO_L.id:
+        packs.append(BUFFALO_L)
+    if settings.tiny_vae:
+        from lookalike.catalog.base_models import TAESD_PACK
+
+        packs.append(TAESD_PACK)
+    missing = tuple(pack.id for pack in packs if not _present(pack, settings))
+    schedulers = []
+    for info in SCHEDULERS.values():
+        lora = spec.scheduler_lora(info.name)
+        ready = lora is None or _present(lora.pack, settings)
+        schedulers.append(
+            SchedulerReadiness(
+                name=info.name,
+                label=info.label,
+                default_steps=info.default_steps,
+                default_cfg=info.default_cfg,
+                installed=ready,
+                pull_command=None if ready else f"lookalike models pull {lora.pack.id}",
+            )
+        )
+    return BaseModelReadiness(spec=spec, installed=not missing, missing=missing, schedulers=tuple(schedulers))
+
+
+def step_readiness(settings: Settings, name: str) -> StepReadiness:
+    """Whether the finishing step ``name`` can run here: its own ``check``, with a stand-in tune."""
+    from lookalike.postprocess import PostprocessContext, PostprocessFlags, TuneFaces
+    from lookalike.postprocess.pipeline import build_steps
+
+    title, description = next((t, d) for n, t, d in FINISHING_STEPS if n == name)
+    context = PostprocessContext(
+        settings=settings,
+        analyzer=_no_analyzer,
+        # A stand-in, so face swap's "needs a tune" does not hide what it is really missing.
+        tune=TuneFaces(crops=(None,), identity=lambda encoder: None),
+    )
+    try:
+        for step in build_steps(PostprocessFlags(**{name: True}), settings):
+            step.check(context)
+    except LookalikeError as exc:
+        model = exc.details.get("model")
+        return StepReadiness(
+            name=name,
+            title=title,
+            description=description,
+            installed=False,
+            message=exc.message,
+            hint=exc.hint,
+            pull_command=f"lookalike models pull {model}" if model else None,
+        )
+    return StepReadiness(name=name, title=title, description=description, installed=True)
+
+
+def readiness(settings: Settings) -> Readiness:
+    """Every base model and finishing step; the default base model is the catalog's if it runs, else the first that does."""
+    models = tuple(base_model_readiness(settings, spec) for spec in BASE_MODELS)
+    runnable = [m.spec for m in models if m.installed and m.spec.engine_supported]
+    default = next((s for s in runnable if s.id == DEFAULT_BASE_MODEL_ID), runnable[0] if runnable else None)
+    steps = tuple(step_readiness(settings, name) for name, _, _ in FINISHING_STEPS)
+    return Readiness(base_models=models, finishing_steps=steps, default_base_model=default)
+
+
+def _no_analyzer():
+    raise RuntimeError("a readiness check must not load the face models")
