@@ -11,7 +11,6 @@ from lookalike.api.forms import fields_named_as_sent, read_body, section
 from lookalike.api.links import LINK_ERRORS, LINK_OPENAPI, LinkOrCaller
 from lookalike.api.params import BeforeId, IdempotencyKey, ImagePosition, Limit, Offset, TuneId
 from lookalike.api.schemas import CREATE_ERRORS, ERRORS, request_body
-from lookalike.errors import TuneNotFoundError
 from lookalike.schemas import TuneCreate, TunePublic, TuneUpdate
 
 router = APIRouter(tags=["tunes"])
@@ -50,7 +49,8 @@ def list_tunes(
 
 @router.get("/tunes/{tune_id}", response_model=TunePublic, responses=ERRORS, summary="One tune with its photo checks")
 def get_tune(request: Request, ctx: Ctx, caller: CurrentCaller, tune_id: TuneId) -> TunePublic:
-    return TunePublic.from_tune(_own(ctx, caller.account_id, tune_id), str(request.base_url), ctx.services.link)
+    tune = ctx.services.tunes.get(tune_id, account_id=caller.account_id)
+    return TunePublic.from_tune(tune, str(request.base_url), ctx.services.link)
 
 
 @router.patch(
@@ -93,15 +93,9 @@ def delete_tune(ctx: Ctx, caller: CurrentCaller, tune_id: TuneId) -> dict:
 )
 def get_photo(ctx: Ctx, caller: LinkOrCaller, tune_id: TuneId, position: ImagePosition) -> Response:
     if caller is not None:
-        _own(ctx, caller.account_id, tune_id)
+        ctx.services.tunes.get(tune_id, account_id=caller.account_id)  # 404 unless it is theirs
     data = ctx.services.tunes.photo(tune_id, position)
     # A kept upload is served as it came (JPEG, PNG or WebP); crops are PNG.
     media = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/webp" if data[8:12] == b"WEBP" else "image/png"
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
-
-def _own(ctx, account_id: int, tune_id: int) -> dict:
-    tune = ctx.services.tunes.find(tune_id, account_id=account_id)
-    if tune is None:
-        raise TuneNotFoundError(f"There is no tune {tune_id}.", details={"tune_id": tune_id})
-    return tune

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lookalike.errors import IdempotencyKeyReusedError, InvalidFieldError, LookalikeError
+from lookalike.errors import InvalidFieldError, LookalikeError
 from lookalike.jobs.callbacks import CallbackDispatcher, check_callback_url
 from lookalike.jobs.submit import PromptService
 from lookalike.net.safe_fetch import FetchPolicy, fetch_images
@@ -24,6 +24,7 @@ from lookalike.schemas import PromptCreate, TuneCreate, TunePublic, Upload
 from lookalike.store.ids import FIRST_USER_TUNE_ID
 from lookalike.store.tables import PromptRow
 from lookalike.tunes.service import TuneService
+from lookalike.tunes.views import family_branch
 
 # In a prompts_attributes text, where the new tune's id goes.
 TUNE_ID_PLACEHOLDER = "{tune_id}"
@@ -108,12 +109,7 @@ class TuneIntake:
     def _replay(self, account_id: int, request: TuneCreate, key: str | None, request_hash: str) -> dict | None:
         """The earlier tune this request repeats, found before any photo is fetched or checked."""
         if key:
-            existing = self.tunes.find_by_idempotency_key(account_id=account_id, key=key)
-            if existing is not None and existing["request_hash"] != request_hash:
-                raise IdempotencyKeyReusedError(
-                    "This Idempotency-Key was used for a different tune.", details={"tune_id": existing["tune"]["id"]}
-                )
-            return None if existing is None else existing["tune"]
+            return self.tunes.find_replay(account_id=account_id, key=key, request_hash=request_hash)
         if self.title_idempotent:
             return self.tunes.find_by_title(account_id=account_id, title=request.title)
         return None
@@ -170,7 +166,7 @@ class TuneIntake:
         from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
 
         spec = get_base_model(request.base_tune_id if request.base_tune_id not in (None, "") else DEFAULT_BASE_MODEL_ID)
-        family = {"sd15": "sd15", "sdxl": "sdxl1"}.get(spec.family, spec.family)
+        family = family_branch(spec.family)
         if request.branch != family:
             raise InvalidFieldError(
                 f"tune[branch] {request.branch!r} does not match the base model {spec.id} ({family}).",

@@ -209,8 +209,12 @@ def events_path(prompt_id: int) -> str:
 _SHOWN_OPTIONS = tuple(name for name in OPTION_FIELDS if name != "negative_prompt")
 
 
+# Read once: every prompt shown (each list page, each progress event) asks per field.
+_FLAGS = frozenset(name for name in OPTION_FIELDS if option_kind(name) is bool)
+
+
 def _is_flag(name: str) -> bool:
-    return option_kind(name) is bool
+    return name in _FLAGS
 
 
 # As Astria shows them: null when the client left them unset (what ran is in ``resolved``).

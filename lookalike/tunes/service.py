@@ -82,34 +82,34 @@ class TuneService:
         error, not a replay, so a client bug cannot hand back the wrong tune.
         """
         account_id = create.get("account_id")
-        with self._locks:
-            lock = self._title_locks.setdefault((account_id, "\0key:" + idempotency_key), threading.Lock())
-        with lock:
-            with self.sessions() as session:
-                row = session.scalar(
-                    select(TuneRow)
-                    .where(_owned_by(account_id), TuneRow.idempotency_key == idempotency_key)
-                    .options(*_FULL)
-                )
-                if row is not None:
-                    if row.request_hash != request_hash:
-                        raise IdempotencyKeyReusedError(
-                            "This Idempotency-Key was used for a different tune.", details={"tune_id": row.id}
-                        )
-                    return tune_to_dict(row), False
+        with self._lock_for((account_id, "\0key:" + idempotency_key)):
+            existing = self.find_replay(account_id=account_id, key=idempotency_key, request_hash=request_hash)
+            if existing is not None:
+                return existing, False
             try:
                 return self.create(idempotency_key=idempotency_key, request_hash=request_hash, **create), True
             except IntegrityError:
                 # Another API server committed the same key first (the unique index): that tune is the answer.
-                with self.sessions() as session:
-                    row = session.scalar(
-                        select(TuneRow)
-                        .where(_owned_by(account_id), TuneRow.idempotency_key == idempotency_key)
-                        .options(*_FULL)
-                    )
-                    if row is None or row.request_hash != request_hash:
-                        raise
-                    return tune_to_dict(row), False
+                existing = self.find_replay(account_id=account_id, key=idempotency_key, request_hash=request_hash)
+                if existing is None:
+                    raise
+                return existing, False
+
+    def find_replay(self, *, account_id: int | None, key: str, request_hash: str) -> dict | None:
+        """The tune made with ``key``, if any; an error when it was made from another request."""
+        found = self.find_by_idempotency_key(account_id=account_id, key=key)
+        if found is None:
+            return None
+        if found["request_hash"] != request_hash:
+            raise IdempotencyKeyReusedError(
+                "This Idempotency-Key was used for a different tune.", details={"tune_id": found["tune"]["id"]}
+            )
+        return found["tune"]
+
+    def _lock_for(self, key: tuple[int | None, str]) -> threading.Lock:
+        """One lock per account and title (or key): two identical creates at once make one tune."""
+        with self._locks:
+            return self._title_locks.setdefault(key, threading.Lock())
 
     def create_once(self, *, title: str, **create: Any) -> tuple[dict, bool]:
         """Astria's idempotent create: the title is the key; (tune, created).
@@ -120,10 +120,7 @@ class TuneService:
         idempotency setting is when enabled.
         """
         account_id = create.get("account_id")
-        key = (account_id, (title or "").strip())
-        with self._locks:
-            lock = self._title_locks.setdefault(key, threading.Lock())
-        with lock:
+        with self._lock_for((account_id, (title or "").strip())):
             existing = self.find_by_title(account_id=account_id, title=title)
             if existing is not None:
                 return existing, False

@@ -11,6 +11,11 @@ from lookalike.store.tables import TuneRow
 _BRANCHES = {"sd15": "sd15", "sdxl": "sdxl1"}
 
 
+def family_branch(family: str) -> str:
+    """Astria's branch name for a base model family: sd15, sdxl1 (flux1 where Astria has Flux)."""
+    return _BRANCHES.get(family, family)
+
+
 def tune_to_dict(tune: TuneRow) -> dict:
     spec = get_base_model(tune.base_model_id)
     return {
@@ -20,7 +25,7 @@ def tune_to_dict(tune: TuneRow) -> dict:
         "token": tune.token,
         "model_type": tune.model_type,
         # Astria's branch names: sd15, sdxl1, flux1; "fast" for a mock tune.
-        "branch": tune.branch or _BRANCHES.get(spec.family, spec.family),
+        "branch": tune.branch or family_branch(spec.family),
         "base_model": spec.id,
         "base_tune_id": spec.gallery_id,
         "trained_at": iso_timestamp(tune.trained_at),
