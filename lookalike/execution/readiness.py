@@ -76,20 +76,41 @@ def _present(pack: ModelPack, settings: Settings) -> bool:
     return True
 
 
-def base_model_readiness(settings: Settings, spec: BaseModelSpec) -> BaseModelReadiness:
-    """What a FaceID prompt on ``spec`` needs on disk (as ``runner._require_models`` checks it)."""
+def needed_packs(
+    spec: BaseModelSpec, *, scheduler: str | None, adapter_encoder: bool, tiny_vae: bool
+) -> list[ModelPack]:
+    """The packs a prompt on ``spec`` reads: the checkpoint, the scheduler's LoRA, the adapter's face encoder, TAESD.
+
+    ``adapter_encoder``: the prompt has an identity whose encoder is not
+    the face analysis' own (which is loaded anyway).
+    """
     packs: list[ModelPack] = []
     if spec.source.kind != "builtin":
         packs.append(spec.pack)
-    from lookalike.faces.backends.insightface import BUFFALO_L
+        lora = spec.scheduler_lora(scheduler) if scheduler else None
+        if lora is not None:
+            packs.append(lora.pack)
+    if adapter_encoder:
+        from lookalike.faces.backends.insightface import BUFFALO_L
 
-    if spec.adapter.encoder == BUFFALO_L.id:
-        packs.append(BUFFALO_L)
-    if settings.tiny_vae:
+        if spec.adapter.encoder == BUFFALO_L.id:
+            packs.append(BUFFALO_L)
+    if tiny_vae:
         from lookalike.catalog.base_models import TAESD_PACK
 
         packs.append(TAESD_PACK)
-    missing = tuple(pack.id for pack in packs if not _present(pack, settings))
+    return packs
+
+
+def missing_packs(packs: list[ModelPack], settings: Settings) -> tuple[str, ...]:
+    """The ids of ``packs`` whose files are not on disk (a file look-up, nothing loaded)."""
+    return tuple(pack.id for pack in packs if not _present(pack, settings))
+
+
+def base_model_readiness(settings: Settings, spec: BaseModelSpec) -> BaseModelReadiness:
+    """What a FaceID prompt on ``spec`` needs on disk (the check ``runner._require_models`` makes)."""
+    packs = needed_packs(spec, scheduler=None, adapter_encoder=True, tiny_vae=settings.tiny_vae)
+    missing = missing_packs(packs, settings)
     schedulers = []
     for info in SCHEDULERS.values():
         lora = spec.scheduler_lora(info.name)

@@ -99,34 +99,20 @@ def check_prompt(
 
 def _require_models(ctx: RunContext, resolved: ResolvedPrompt) -> None:
     """Say now, and all at once, which weights are missing (a file check, no loading)."""
-    from lookalike.catalog.files import locate
     from lookalike.errors import ModelUnavailableError
+    from lookalike.execution.readiness import missing_packs, needed_packs
 
     spec = resolved.base_model
-    packs = []
-    if spec.source.kind != "builtin":
-        packs.append(spec.pack)
-        lora = spec.scheduler_lora(resolved.options.scheduler)
-        if lora is not None:
-            packs.append(lora.pack)
-    if resolved.identities and spec.adapter.encoder != ctx.analyzer().encoder.name:
-        from lookalike.faces.backends.insightface import BUFFALO_L
-
-        if spec.adapter.encoder == BUFFALO_L.id:
-            packs.append(BUFFALO_L)
     wants_tiny_vae = resolved.options.tiny_vae
     if wants_tiny_vae is None:
         wants_tiny_vae = ctx.settings.tiny_vae
-    if wants_tiny_vae:
-        from lookalike.catalog.base_models import TAESD_PACK
-
-        packs.append(TAESD_PACK)
-    missing = []
-    for pack in packs:
-        try:
-            locate(pack, ctx.settings.models_dir, check=False)
-        except ModelUnavailableError:
-            missing.append(pack.id)
+    packs = needed_packs(
+        spec,
+        scheduler=resolved.options.scheduler,
+        adapter_encoder=bool(resolved.identities) and spec.adapter.encoder != ctx.analyzer().encoder.name,
+        tiny_vae=wants_tiny_vae,
+    )
+    missing = list(missing_packs(packs, ctx.settings))
     if missing:
         commands = " and ".join(f"`lookalike models pull {m}`" for m in missing)
         raise ModelUnavailableError(
