@@ -10,6 +10,12 @@
     for item in client.progress(prompt):
         ...  # progress dicts ("phase", "step", ...), then the finished prompt ("status")
 
+    # A LoRA tune: trained by a worker; prompts on it wait for it.
+    lora = client.create_tune("Ada", "woman", photos, 999, model_type="lora", preset="fast")
+    client.wait_tune(lora, on_progress=lambda p: print(p["phase"], p["step"], p["steps"], p["loss"]))
+    client.create_prompt(999, f"portrait of sks woman <lora:{lora['id']}:1>")
+    client.download_lora(lora, "ada.safetensors")
+
 Errors come back as the same typed errors the library raises
 (``lookalike.errors``), rebuilt from the error body's stable ``code``, with the
 HTTP status on ``.status``. Creations are safe to retry: every
@@ -37,11 +43,12 @@ from tenacity import (
 )
 
 from lookalike import errors as _errors
-from lookalike.errors import GenerationFailedError, LookalikeError, ServerUnreachableError
+from lookalike.errors import GenerationFailedError, LookalikeError, ServerUnreachableError, TrainingFailedError
 
 PhotoLike = str | Path | bytes | tuple[str, bytes]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 DONE_STATUSES = frozenset({"succeeded", "failed"})
+TUNE_DONE_STATUSES = frozenset({"trained", "failed"})
 
 
 def _error_classes() -> dict[str, type[LookalikeError]]:
@@ -149,12 +156,23 @@ class Client:
         *,
         callback: str | None = None,
         idempotency_key: str | None = None,
+        model_type: str = "faceid",
+        preset: str | None = None,
+        steps: int | None = None,
+        token: str | None = None,
+        face_crop: bool | None = None,
     ) -> dict:
-        data = {"tune[title]": title, "tune[name]": name, "tune[model_type]": "faceid"}
+        """Make a tune; ``model_type="lora"`` queues its training (``preset``, ``steps``, ``token``, ``face_crop``)."""
+        data = {"tune[title]": title, "tune[name]": name, "tune[model_type]": model_type}
         if base_tune_id is not None:
             data["tune[base_tune_id]"] = str(base_tune_id)
         if callback:
             data["tune[callback]"] = callback
+        for field, value in (("preset", preset), ("steps", steps), ("token", token)):
+            if value is not None:
+                data[f"tune[{field}]"] = str(value)
+        if face_crop is not None:
+            data["tune[face_crop]"] = "true" if face_crop else "false"
         files = [("tune[images][]", _photo_part(i, p)) for i, p in enumerate(photos)]
         # The key makes the retries below safe: a repeat returns the first tune.
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
@@ -167,20 +185,103 @@ class Client:
         return self._json("GET", f"/tunes/{int(tune_id)}")
 
     def delete_tune(self, tune_id: int) -> None:
+        """Delete a tune; a LoRA tune still training stops at its next step."""
         self._request("DELETE", f"/tunes/{int(tune_id)}")
+
+    def training_presets(self) -> list[dict]:
+        """The presets a LoRA tune may name, the default first."""
+        return self._json("GET", "/tunes/presets")
+
+    def tune_progress(self, tune: Mapping | int, timeout: float = 3600.0, *, interval: float = 1.0) -> Iterator[dict]:
+        """Follow a LoRA tune: yield each new progress dict, then the tune once trained or failed, and stop.
+
+        Progress dicts have ``phase`` (queued, preparing, class_images,
+        training, saving), ``queue_position``, ``step``, ``steps``, ``loss``,
+        ``eta`` and ``updated_at``; the last item is the tune itself (its
+        ``status`` is trained or failed). Polls ``GET /tunes/{id}``: a
+        training's progress changes a few times a second at most.
+        TimeoutError after ``timeout`` seconds.
+        """
+        tune_id = _id(tune)
+        deadline = time.monotonic() + timeout
+        last: dict | None = None
+        delay = min(interval, 0.25)
+        while True:
+            current = self.get_tune(tune_id)
+            if current.get("status", "trained") in TUNE_DONE_STATUSES:
+                yield current
+                return
+            shown = current.get("progress")
+            if shown and shown != last:
+                last = shown
+                yield shown
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"Tune {tune_id} still {current.get('status')} after {timeout:g} s.")
+            time.sleep(delay)
+            delay = min(delay * 1.5, interval)
+
+    def wait_tune(
+        self,
+        tune: Mapping | int,
+        timeout: float = 3600.0,
+        *,
+        interval: float = 1.0,
+        raise_on_failure: bool = True,
+        on_progress: Callable[[dict], Any] | None = None,
+    ) -> dict:
+        """Wait until the tune is trained (a FaceID tune is at once) or its training failed; the tune.
+
+        ``on_progress`` hears each new progress dict. A failed training raises
+        ``TrainingFailedError`` (the server's reason in ``details``) unless
+        ``raise_on_failure`` is off; TimeoutError after ``timeout`` seconds.
+        """
+        current: dict | None = None
+        for item in self.tune_progress(tune, timeout, interval=interval):
+            if "status" in item and "title" in item:
+                current = item
+            elif on_progress is not None:
+                on_progress(item)
+        assert current is not None  # tune_progress ends with the tune or raises
+        if current.get("status") == "failed" and raise_on_failure:
+            reason = current.get("error") or {}
+            raise TrainingFailedError(
+                f"Tune {current['id']}'s training failed: {reason.get('message', 'no reason given')}",
+                details={"tune_id": current["id"], "error": reason},
+            )
+        return current
+
+    def download_lora(self, tune: Mapping | int, path: str | Path) -> Path:
+        """Save a trained LoRA tune's file (kohya layout .safetensors) at ``path``."""
+        current = tune if isinstance(tune, Mapping) and tune.get("ckpt_url") else self.get_tune(_id(tune))
+        url = current.get("ckpt_url") or f"/tunes/{_id(current)}/lora.safetensors"
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self._request("GET", _path_of(url)).content)
+        return target
 
     def gallery(self) -> list[dict]:
         return self._json("GET", "/gallery/tunes")
 
     # -- prompts ---------------------------------------------------------------
 
-    def create_prompt(self, tune_id: int, text: str, *, idempotency_key: str | None = None, **options: Any) -> dict:
+    def create_prompt(
+        self,
+        tune_id: int,
+        text: str,
+        *,
+        idempotency_key: str | None = None,
+        input_image: PhotoLike | None = None,
+        **options: Any,
+    ) -> dict:
         """Queue a prompt; ``options`` are Astria's prompt fields (negative_prompt, num_images, seed, ...).
 
         The request is built from the server's own schema (``PromptCreate``),
         so a bad option fails here with the error the server would give,
-        before anything is sent.
+        before anything is sent. ``input_image`` (a path, bytes or (name,
+        bytes)) is uploaded as ``prompt[input_image]`` in a multipart body;
+        ``input_image_url`` and ``input_image_base64`` go as options.
         """
+        from lookalike.schemas.common import Upload
         from lookalike.schemas.prompts import PromptCreate
 
         unknown = sorted(set(options) - set(PromptCreate.model_fields))
@@ -188,9 +289,18 @@ class Client:
             raise _errors.InvalidFieldError(
                 f"{', '.join(unknown)}: not a prompt field.", field=unknown[0], hint="See PromptCreate for the fields."
             )
-        body = {"prompt": PromptCreate.parse({"text": text, **options}).sent()}
+        fields = {"text": text, **options}
+        upload = None
+        if input_image is not None:
+            upload = _photo_part(0, input_image)
+            fields["input_image"] = Upload(upload[1], upload[0])
+        sent = PromptCreate.parse(fields).sent()
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
-        return self._json("POST", f"/tunes/{int(tune_id)}/prompts", json=body, headers=headers)
+        path = f"/tunes/{int(tune_id)}/prompts"
+        if upload is None:
+            return self._json("POST", path, json={"prompt": sent}, headers=headers)
+        form = {f"prompt[{name}]": _form_value(value) for name, value in sent.items()}
+        return self._json("POST", path, data=form, files=[("prompt[input_image]", upload)], headers=headers)
 
     def get_prompt(self, prompt: Mapping | int) -> dict:
         return self._json("GET", f"/prompts/{_id(prompt)}")
@@ -356,6 +466,17 @@ def _photo_part(index: int, photo: PhotoLike) -> tuple[str, bytes]:
         return f"photo-{index}.jpg", photo
     path = Path(photo)
     return path.name, path.read_bytes()
+
+
+def _form_value(value: Any) -> str:
+    # Forms carry text: booleans as the server reads them, numbers in plain decimals.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        from decimal import Decimal
+
+        return format(Decimal(repr(value)), "f")  # 1e-05 -> 0.00001: the server takes plain decimals only
+    return str(value)
 
 
 def _page(limit: int, offset: int, before_id: int | None) -> dict:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     dtype: DtypeName | None = None
     # Each SD1.5 pipeline holds ~2.5 GB (fp16) to 5 GB (fp32); keep one by default.
     max_cached_pipelines: int = Field(default=1, ge=1)
+    # Users' trained LoRAs kept loaded in a cached pipeline (the least recently
+    # used beyond this are unloaded); each SD1.5 LoRA of rank 16 is ~25 MB.
+    max_loaded_loras: int = Field(default=8, ge=1)
 
     # The fast path (lookalike/generation/fast.py). None: on with CUDA, off
     # on the CPU, where the plain path is the reference the tests compare to.
@@ -147,6 +150,9 @@ class Settings(BaseSettings):
     # the worker at start; empty warms only the face analyzer.
     warmup_models: str = ""
 
+    # inpaint_faces: how far each face's redraw may move from the first pass (img2img strength).
+    inpaint_faces_strength: float = Field(default=0.45, gt=0, le=1)
+
     # Post-processing (face swap, face correct, super resolution)
     # Super resolution runs tile by tile so memory depends on the tile, not
     # the image; the pad is context each side, cropped off after.
@@ -159,12 +165,30 @@ class Settings(BaseSettings):
     # face (cartoon and painted styles): the swap is skipped with a reason.
     face_swap_min_score: float = Field(default=0.9, ge=0, le=1)
 
+    # LoRA fine-tunes (docs/TRAINING.md). The operator's preset files (*.json,
+    # one preset each), read at start beside the built-in ones; unset:
+    # <data dir>/training-presets, used if it exists.
+    training_presets_dir: Path | None = None
+    # The preset a LoRA tune trains with when tune[preset] is left out.
+    training_default_preset: str = "portrait"
+    # The most steps tune[steps] may ask for (a preset's own count is capped here too).
+    training_max_steps: int = Field(default=5000, ge=1, le=100_000)
+    # Workers lost (killed, out of memory) on one training before it fails for good.
+    training_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Least time between two progress writes of a training (each also checks for a cancel).
+    training_progress_interval_s: float = Field(default=0.5, gt=0)
+    # Training's dtype on CUDA; None: bfloat16 where the GPU has it, else float16 (the CPU trains in float32).
+    training_dtype: DtypeName | None = None
+
     # Scale-out (docs/DEPLOY.md). "inprocess": the worker thread of
     # `lookalike serve` runs prompts; "celery": the API only queues and
     # `lookalike worker` processes run them, fed through the broker.
     queue: Literal["inprocess", "celery"] = "inprocess"
     broker_url: str = "redis://127.0.0.1:6379/0"
     celery_queue: str = "lookalike"
+    # LoRA trainings go on their own Celery queue, so a worker can run them alone
+    # (`lookalike worker --queues train`) and a long training never holds a prompt.
+    celery_train_queue: str = "train"
     # A worker holds a lease on the prompt it runs and renews it every third
     # of this; a lease that lapses (worker killed) lets another worker take it.
     job_lease_s: float = Field(default=60.0, gt=0)
@@ -196,7 +220,7 @@ class Settings(BaseSettings):
     # belong to a create still in progress in another process and is kept.
     blob_sweep_grace_s: float = Field(default=3600.0, ge=0)
 
-    @field_validator("dtype", mode="before")
+    @field_validator("dtype", "training_dtype", mode="before")
     @classmethod
     def _dtype_any_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -214,6 +238,11 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def lora_cache_dir(self) -> Path:
+        """Local copies of trained LoRAs when blobs live elsewhere (S3), named by tune and digest."""
+        return self.data_dir / "cache" / "loras"
 
 
 @lru_cache(maxsize=1)

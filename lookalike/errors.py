@@ -143,7 +143,7 @@ class PromptTokenError(InputError):
 
 class UnsupportedPromptTokenError(InputError):
     code = "unsupported_prompt_token"
-    default_hint = "Only <faceid:TUNE_ID:WEIGHT> tokens are supported in the prompt text."
+    default_hint = "Only <faceid:TUNE_ID:WEIGHT> and <lora:TUNE_ID:WEIGHT> tokens are supported in the prompt text."
 
 
 class FaceIdWeightError(InputError):
@@ -237,11 +237,6 @@ class InvalidUnicodeError(InvalidBodyError):
 
     code = "invalid_unicode"
     default_hint = "Send text as valid UTF-8; a \\uD800-\\uDFFF escape must be half of a surrogate pair."
-
-
-class PostprocessUnavailableError(InputError):
-    code = "postprocess_unavailable"
-    default_hint = "Leave inpaint_faces and hires_fix off; they arrive in a later release."
 
 
 class CallbackURLError(InvalidFieldError):
@@ -358,3 +353,95 @@ class InvalidLinkError(LookalikeError):
 
     code = "invalid_link"
     default_hint = "Read the tune or prompt again (with your API key) for a fresh link."
+
+
+# --- LoRA fine-tunes (issue 15): <lora:ID:W> tokens and training ------------------
+
+
+class LoraTokenError(InputError):
+    """A ``<lora:...>`` token in the prompt text cannot be read."""
+
+    code = "malformed_lora_token"
+    default_hint = "Write LoRA tokens as <lora:TUNE_ID> or <lora:TUNE_ID:WEIGHT>, e.g. <lora:42:0.8>."
+
+
+class LoraWeightError(InputError):
+    code = "lora_weight_out_of_range"
+    default_hint = "Use a LoRA weight from 0 to 2; 1 is the strength it was trained at."
+
+
+class TooManyLorasError(InputError):
+    code = "too_many_lora_tokens"
+
+
+class NotALoraTuneError(InputError):
+    """``<lora:ID>`` names a tune that has no trained LoRA (a FaceID tune)."""
+
+    code = "not_a_lora_tune"
+    default_hint = "Use <faceid:ID:W> for a FaceID tune, or make a LoRA tune with tune[model_type]=lora."
+
+
+class LoraBaseMismatchError(InputError):
+    """The LoRA was trained on another base model family (SD1.5 vs SDXL) than the prompt runs on."""
+
+    code = "lora_base_model_mismatch"
+    default_hint = "Post the prompt to a base model of the family the LoRA was trained on (the tune's base_tune_id)."
+
+
+class TuneTrainingFailedError(InputError):
+    """A prompt names a LoRA tune whose training failed: it has nothing to load."""
+
+    code = "tune_training_failed"
+    default_hint = "Read the tune (GET /tunes/ID) for the reason, then make a new tune."
+
+
+class TuneNotTrainedError(InputError):
+    """A LoRA tune's file was asked for before its training finished (prompts on it wait instead)."""
+
+    code = "tune_not_trained"
+    default_hint = "Wait for the tune's trained_at (or its callback), then post the prompt again."
+
+
+class UnknownTrainingPresetError(InvalidFieldError):
+    code = "unknown_training_preset"
+
+
+class TrainingPresetError(LookalikeError):
+    """An operator's training preset file that cannot be used (at start); ``details.file`` names it."""
+
+    code = "invalid_training_preset"
+    default_hint = "Fix the preset file (docs/TRAINING.md, Presets) and start again."
+
+
+class TrainingFailedError(LookalikeError):
+    """Training stopped on an error that is not ours to name more precisely; the tune shows it."""
+
+    code = "training_failed"
+    default_hint = "Make a new tune; if it fails again, the server's log has the cause."
+
+
+class TrainingInterruptedError(TrainingFailedError):
+    """The training's workers were lost too many times (killed, out of memory) to go on trying."""
+
+    code = "training_interrupted"
+    default_hint = "Check the workers' memory and logs, then make a new tune."
+
+
+class TuneTimeoutError(LookalikeError):
+    """The client stopped waiting for a tune that is still queued or training on the server."""
+
+    code = "tune_timeout"
+    default_hint = "It may still finish: check it later with GET /tunes/ID, or wait longer with --timeout."
+
+
+# --- input images and ControlNets (issue 14) -------------------------------------------
+
+
+class InputImageRequiredError(InvalidFieldError):
+    """An img2img or ControlNet field was given without an input image to apply it to."""
+
+    code = "input_image_required"
+    default_hint = (
+        "Send the image as prompt[input_image] (a file), prompt[input_image_url] or prompt[input_image_base64] "
+        "(the CLI: --input-image or --input-image-url)."
+    )

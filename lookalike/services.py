@@ -30,6 +30,7 @@ from lookalike.faces.backends.base import FaceEncoder
 from lookalike.jobs.callbacks import CallbackDispatcher, DeliveryPolicy
 from lookalike.jobs.engine import PromptEngine, RunnerEngine, load_engine
 from lookalike.jobs.execute import PromptExecutor, callback_sender
+from lookalike.jobs.input_image import InputImageIntake
 from lookalike.jobs.intake import TuneIntake
 from lookalike.jobs.prompts import PromptStore
 from lookalike.jobs.queue import JobQueue
@@ -44,6 +45,9 @@ from lookalike.tunes.service import TuneService
 
 if TYPE_CHECKING:
     from lookalike.execution.readiness import Readiness
+    from lookalike.jobs.training_run import TrainingExecutor, TrainingRunner
+    from lookalike.jobs.trainings import FinishedTraining, TrainingQueue
+    from lookalike.training.presets import PresetCatalog
     from lookalike.generation.engine import Engine as Generator
     from lookalike.jobs.publisher import Publisher
     from lookalike.jobs.remote_worker import RemoteWorker
@@ -133,6 +137,7 @@ class Services:
             analyzer=lambda: self.tunes.analyzer,
             face_encoder=self.face_encoder,
             generator=lambda: self.generator,
+            read_blob=self.blobs.get,
         )
 
     @cached_property
@@ -161,6 +166,12 @@ class Services:
             tunes=self.tunes,
             engine=self.prompt_engine,
             allow_private_callbacks=self.settings.callback_allow_private,
+            input_images=InputImageIntake(
+                fetch_policy=FetchPolicy.from_settings(self.settings),
+                max_pixels=self.settings.max_image_pixels,
+                max_bytes=self.settings.max_upload_bytes,
+            ),
+            trainings=self.trainings,
         )
 
     @cached_property
@@ -183,7 +194,61 @@ class Services:
             title_idempotent=self.settings.tune_title_idempotent,
             public_url=self.public_url,
             link=self.link,
+            presets=lambda: self.training_presets,
+            settings=self.settings,
         )
+
+    # -- LoRA tunes (issue 15): presets, the training queue and its execution path ------------
+
+    @cached_property
+    def training_presets(self) -> PresetCatalog:
+        """The built-in training presets and the operator's (LOOKALIKE_TRAINING_PRESETS_DIR); a bad file raises."""
+        from lookalike.training.presets import load_presets
+
+        named = self.settings.training_presets_dir
+        folder = named.expanduser() if named is not None else self.settings.data_dir / "training-presets"
+        return load_presets(folder, required=named is not None, default=self.settings.training_default_preset)
+
+    @cached_property
+    def trainings(self) -> TrainingQueue:
+        from lookalike.jobs.trainings import TrainingQueue
+
+        return TrainingQueue(self.sessions, self.blobs)
+
+    @cached_property
+    def training_executor(self) -> TrainingExecutor:
+        from lookalike.jobs.training_run import TrainingExecutor
+
+        return TrainingExecutor(self.trainings, self.tunes, self.settings, on_done=self._training_done)
+
+    def training_runner(self, name: str | None = None) -> TrainingRunner:
+        """Claims trainings with a lease (LOOKALIKE_JOB_LEASE_S) and runs them here."""
+        import os
+        import socket
+
+        from lookalike.jobs.training_run import TrainingRunner
+
+        return TrainingRunner(
+            self.trainings,
+            self.training_executor,
+            lease_s=self.settings.job_lease_s,
+            name=name or f"{socket.gethostname()}:{os.getpid()}",
+        )
+
+    def _training_done(self, done: FinishedTraining) -> None:
+        """A training ended: its tune's callback, and the prompts it released go in line."""
+        from lookalike.jobs.training_run import send_tune_callback
+
+        if done.callback and done.account_id is not None:
+            send_tune_callback(self.callbacks, self.tunes, done, public_url=self.public_url, link=self.link)
+        if done.released:
+            self.prompts.on_queued()
+
+    def delete_tune(self, tune_id: int, *, account_id: int | None = None) -> None:
+        """Delete a tune; a training of it stops at its next step, and prompts waiting for it fail."""
+        self.tunes.delete(tune_id, account_id=account_id)
+        if account_id is not None:
+            self.trainings.release_waiting(account_id)
 
     @cached_property
     def pack_catalog(self) -> PackCatalog:
@@ -233,7 +298,13 @@ class Services:
         """The in-process worker: the server runs its own prompts (the default)."""
         from lookalike.jobs.worker import Worker
 
-        worker = Worker(queue=self.queue, executor=self.executor, warmup=self.warm, poll_s=self.settings.worker_poll_s)
+        worker = Worker(
+            queue=self.queue,
+            executor=self.executor,
+            warmup=self.warm,
+            poll_s=self.settings.worker_poll_s,
+            training=self.training_runner(),
+        )
         self.prompts.on_queued = worker.wake
         return worker
 
@@ -242,17 +313,23 @@ class Services:
         from lookalike.jobs.publisher import celery_publisher
 
         # The API still warms up: tune creation (face models) runs here.
-        publisher = celery_publisher(self.settings, self.queue, warmup=self.warm)
+        publisher = celery_publisher(self.settings, self.queue, warmup=self.warm, trainings=self.trainings)
         self.prompts.on_queued = publisher.wake
         return publisher
 
-    def remote_worker(self, name: str | None = None) -> RemoteWorker:
-        """``lookalike worker``: runs prompts by id as the broker delivers them."""
+    def remote_worker(self, name: str | None = None, *, runs_prompts: bool = True) -> RemoteWorker:
+        """``lookalike worker``: runs prompts and trainings by id as the broker delivers them.
+
+        ``runs_prompts``: this worker also takes the prompt queue, so it runs the
+        prompts queued meanwhile between two training steps (prompts first).
+        """
         from lookalike.jobs.remote_worker import RemoteWorker
 
         worker = RemoteWorker(queue=self.queue, executor=self.executor, lease_s=self.settings.job_lease_s)
         if name:
             worker.name = name
+        worker.training = self.training_runner(worker.name)
+        worker.runs_prompts = runs_prompts
         return worker
 
     # -- files a killed process left behind ------------------------------------------

@@ -48,8 +48,8 @@ def create_app(settings: Settings, *, engine: PromptEngine | None = None) -> Fas
         # Migrations and table checks run here, off the event loop.
         context: ApiContext = await run_in_threadpool(build_context, settings, engine=engine)
         try:
-            # Pack files are read now: a bad one stops the server, naming its file and field.
-            await run_in_threadpool(lambda: context.services.pack_catalog)
+            # Pack and training preset files are read now: a bad one stops the server, naming its file and field.
+            await run_in_threadpool(lambda: (context.services.pack_catalog, context.services.training_presets))
         except BaseException:
             await run_in_threadpool(context.services.close)
             raise

@@ -30,6 +30,7 @@ from lookalike.errors import (
     RequestTooLargeError,
     SignupClosedError,
     TuneAccessError,
+    TuneNotTrainedError,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ STATUS_BY_ERROR: tuple[tuple[type[LookalikeError], int], ...] = (
     (NotFoundError, 404),
     # A tune named in the prompt text that the caller may not use: the body is wrong.
     (TuneAccessError, 422),
+    # A LoRA tune's file asked for before its training ended: it exists, not yet (GET ckpt_url early).
+    (TuneNotTrainedError, 409),
     (InputError, 422),
     (ModelUnavailableError, 503),
     (ModelIntegrityError, 503),

@@ -35,7 +35,8 @@ async def create_prompt(
     tune_id: TuneId,
     idempotency_key: IdempotencyKey = None,
 ) -> PromptPublic:
-    body = await read_body(request, max_files=0)
+    # One file at most: prompt[input_image] (a second is refused by the form parser).
+    body = await read_body(request, max_files=1)
     fields = section(body, "prompt")
     with fields_named_as_sent("prompt"):
         prompt = PromptCreate.parse(fields)

@@ -1,4 +1,4 @@
-"""``/tunes``: FaceID tunes from photos (Astria's fields), listed, read, renamed and deleted per account."""
+"""``/tunes``: FaceID and LoRA tunes from photos (Astria's fields), listed, read, renamed and deleted per account."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["tunes"])
     response_model=TunePublic,
     responses=CREATE_ERRORS,
     openapi_extra=request_body("tune", TuneCreate, files="images"),
-    summary="Create a FaceID tune from photos or photo URLs (ready at once)",
+    summary="Create a tune from photos or photo URLs: FaceID (ready at once) or LoRA (trained by a worker)",
 )
 async def create_tune(
     request: Request, response: Response, ctx: Ctx, caller: CreatingCaller, idempotency_key: IdempotencyKey = None
@@ -45,6 +45,17 @@ def list_tunes(
 ) -> list[TunePublic]:
     tunes = ctx.services.tunes.list(account_id=caller.account_id, limit=limit, offset=offset, before_id=before_id)
     return [TunePublic.from_tune(tune, str(request.base_url), ctx.services.link) for tune in tunes]
+
+
+@router.get(
+    "/tunes/presets",
+    responses=ERRORS,
+    summary="The training presets a LoRA tune may name (tune[preset]), the default first",
+)
+def list_presets(ctx: Ctx, caller: CurrentCaller) -> list[dict]:
+    catalog = ctx.services.training_presets
+    ordered = sorted(catalog.presets, key=lambda preset: (preset.id != catalog.default, preset.id))
+    return [{**preset.model_dump(mode="json"), "default": preset.id == catalog.default} for preset in ordered]
 
 
 @router.get("/tunes/{tune_id}", response_model=TunePublic, responses=ERRORS, summary="One tune with its photo checks")
@@ -71,9 +82,13 @@ async def update_tune(request: Request, ctx: Ctx, caller: CurrentCaller, tune_id
     return TunePublic.from_tune(tune, str(request.base_url), ctx.services.link)
 
 
-@router.delete("/tunes/{tune_id}", responses=ERRORS, summary="Delete a tune with its crops and embeddings")
+@router.delete(
+    "/tunes/{tune_id}",
+    responses=ERRORS,
+    summary="Delete a tune with its crops and embeddings; a LoRA tune's training stops at its next step",
+)
 def delete_tune(ctx: Ctx, caller: CurrentCaller, tune_id: TuneId) -> dict:
-    ctx.services.tunes.delete(tune_id, account_id=caller.account_id)
+    ctx.services.delete_tune(tune_id, account_id=caller.account_id)
     return {"id": tune_id, "deleted": True, "message": "Tune successfully deleted"}
 
 
@@ -99,3 +114,29 @@ def get_photo(ctx: Ctx, caller: LinkOrCaller, tune_id: TuneId, position: ImagePo
     media = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/webp" if data[8:12] == b"WEBP" else "image/png"
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
+
+
+@router.get(
+    "/tunes/{tune_id}/lora.safetensors",
+    responses={
+        **ERRORS,
+        **LINK_ERRORS,
+        200: {"content": {"application/octet-stream": {}}, "description": "The LoRA, kohya layout (.safetensors)."},
+    },
+    response_class=Response,
+    openapi_extra=LINK_OPENAPI,
+    summary="A trained LoRA tune's file (ckpt_url): with the key, or by its signed link",
+)
+def get_lora(ctx: Ctx, caller: LinkOrCaller, tune_id: TuneId) -> Response:
+    if caller is None:
+        data = ctx.services.tunes.lora_bytes(tune_id, any_account=True)
+    else:
+        data = ctx.services.tunes.lora_bytes(tune_id, account_id=caller.account_id)  # 404 unless it is theirs
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="tune-{tune_id}-lora.safetensors"',
+            "Cache-Control": "private, max-age=3600",
+        },
+    )

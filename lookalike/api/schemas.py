@@ -96,6 +96,23 @@ class FinishingStepPublic(BaseModel):
     pull_command: str | None = Field(None, description="`lookalike models pull ...` for the missing weights, when that is the fix.")
 
 
+class ControlNetPublic(BaseModel):
+    kind: str = Field(description="The prompt's controlnet value.")
+    family: str = Field(description="The base models it runs on: sd15 or sdxl (the tiny models' are built in).")
+    pack_id: str
+    title: str
+    license: str
+    preprocessor: str = Field(description="How the control image is made from prompt[input_image].")
+    installed: bool = Field(description="A prompt asking for it would run here.")
+    missing: list[str] = Field(description="Model packs not on the server.")
+    pull_commands: list[str]
+
+    @classmethod
+    def from_readiness(cls, ready: Any) -> ControlNetPublic:
+        return cls(**{name: getattr(ready, name) for name in cls.model_fields if name not in ("missing", "pull_commands")},
+                   missing=list(ready.missing), pull_commands=ready.pull_commands)
+
+
 class ModelsPublic(BaseModel):
     default_base_tune_id: int | None = Field(
         description="The base model to offer first: Realistic Vision V5.1 when installed, else the first installed one "
@@ -103,6 +120,9 @@ class ModelsPublic(BaseModel):
     )
     base_models: list[BaseModelReadinessPublic]
     finishing_steps: list[FinishingStepPublic]
+    controlnets: list[ControlNetPublic] = Field(
+        default_factory=list, description="Not Astria's: each ControlNet type per family, installed or not."
+    )
 
     @classmethod
     def from_readiness(cls, ready: Any) -> ModelsPublic:
@@ -111,6 +131,7 @@ class ModelsPublic(BaseModel):
             default_base_tune_id=None if default is None else default.gallery_id,
             base_models=[BaseModelReadinessPublic.from_readiness(m) for m in ready.base_models],
             finishing_steps=[FinishingStepPublic(**vars(step)) for step in ready.finishing_steps],
+            controlnets=[ControlNetPublic.from_readiness(c) for c in getattr(ready, "controlnets", ())],
         )
 
 
@@ -145,7 +166,8 @@ def _multipart(group: str, fields: type[BaseModel], files: str | None = None) ->
     for name, info in fields.model_json_schema()["properties"].items():
         if name in ("image_urls", files):
             continue
-        schema = {k: v for k, v in info.items() if k in ("type", "anyOf", "enum", "maximum", "minimum", "maxLength", "description")}
+        keep = ("type", "format", "anyOf", "enum", "maximum", "minimum", "maxLength", "description")  # format: binary files
+        schema = {k: v for k, v in info.items() if k in keep}
         properties[f"{group}[{name}]"] = schema
     if files:
         properties[f"{group}[{files}][]"] = {"type": "array", "items": {"type": "string", "format": "binary"}}

@@ -108,6 +108,9 @@ class ModelSource:
     files: tuple[str, ...] = ()
     sha256: tuple[tuple[str, str], ...] = ()  # (path in repo, digest) where published
     path: str | None = None
+    # single_file: a diffusers config folder for the checkpoint; None uses the
+    # family's bundled one (catalog/single_file_configs.py).
+    config: str | None = None
 
     def remote_files(self) -> tuple[HubFile, ...]:
         if self.repo is None or (self.kind != "hub" and self.kind != "single_file"):
@@ -168,8 +171,8 @@ class AdapterSpec:
     encoder: str
     embedding_dim: int
     license: str
-    # PlusV2 also needs a CLIP image encoder; it is named here but not used by
-    # the engine yet.
+    # PlusV2 also needs a CLIP image encoder (transformers'
+    # CLIPVisionModelWithProjection folder: config.json + model.safetensors).
     image_encoder: ModelSource | None = None
 
     @property
@@ -230,6 +233,13 @@ class BaseModelSpec:
     def adapter_encoder(self) -> str:
         return self.adapter.encoder
 
+    def adapter_pack(self, adapter: AdapterSpec) -> ModelPack:
+        """An extra adapter's files (PlusV2: its ``.bin`` and the CLIP image encoder), pulled as their own pack."""
+        files = adapter.source.remote_files()
+        if adapter.image_encoder is not None:
+            files += adapter.image_encoder.remote_files()
+        return ModelPack(id=adapter.id, title=f"{adapter.id} for {self.name}", license=adapter.license, files=files)
+
     @property
     def pack(self) -> ModelPack:
         """Everything ``generate`` needs for this model (LCM LoRA excepted)."""
@@ -238,6 +248,23 @@ class BaseModelSpec:
             files += self.vae.remote_files()
         files += self.adapter.source.remote_files()
         return ModelPack(id=self.id, title=self.name, license=self.license, files=files)
+
+    def adapter_for(self, name: str | None) -> AdapterSpec:
+        """The adapter a prompt's ``faceid_adapter`` names: None or "faceid" the default, "plusv2" FaceID PlusV2."""
+        if name in (None, "", "faceid"):
+            return self.adapter
+        kind = {"plusv2": "faceid_plusv2"}.get(name, name)
+        for option in (self.adapter, *self.adapter_options):
+            if option.kind == kind:
+                return option
+        from lookalike.errors import InvalidFieldError
+
+        offered = sorted({"faceid", *({"faceid_plusv2": "plusv2"}.get(a.kind, a.kind) for a in self.adapter_options)})
+        raise InvalidFieldError(
+            f"Base model {self.id} has no {name} adapter; it offers {', '.join(offered)}.",
+            field="faceid_adapter",
+            details={"valid": offered},
+        )
 
     def scheduler_lora(self, scheduler: str) -> SchedulerLora | None:
         for lora in self.scheduler_loras:
@@ -300,7 +327,21 @@ FACEID_SDXL = AdapterSpec(
     license=_FACEID_LICENSE,
 )
 
+FACEID_PLUSV2_SDXL = AdapterSpec(
+    id="ip-adapter-faceid-plusv2-sdxl",
+    kind="faceid_plusv2",
+    source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sdxl.bin",), revision=_FACEID_REVISION),
+    weight_name="ip-adapter-faceid-plusv2_sdxl.bin",
+    lora_name="ip-adapter-faceid-plusv2_sdxl_lora.safetensors",
+    encoder=BUFFALO_L,
+    embedding_dim=512,
+    license=_FACEID_LICENSE,
+    # h94's SDXL PlusV2 example loads the same ViT-H/14 image encoder as SD1.5's.
+    image_encoder=FACEID_PLUSV2_SD15.image_encoder,
+)
+
 TINY_DIR = "tiny"
+TINY_XL_DIR = "tiny-xl"
 
 # Seeded random weights written by lookalike.catalog.tiny in the real file
 # layout; its adapter takes the offline dlib encoder's 128-d vectors.
@@ -310,6 +351,34 @@ TINY_ADAPTER = AdapterSpec(
     source=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/ip-adapter"),
     weight_name="ip-adapter-faceid_sd15.bin",
     lora_name=None,  # the LoRA is inside the .bin, as upstream
+    encoder=DLIB_RESNET,
+    embedding_dim=128,
+    license="apache-2.0 (random weights made by lookalike)",
+)
+
+# FaceID PlusV2 for the tiny models: upstream's ProjPlusModel layout (a
+# perceiver resampler over a CLIP image encoder's hidden states) and a small
+# CLIPVisionModelWithProjection beside it, as the real pack pairs them.
+TINY_PLUSV2_ADAPTER = AdapterSpec(
+    id="tiny-faceid-plusv2",
+    kind="faceid_plusv2",
+    source=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/ip-adapter"),
+    weight_name="ip-adapter-faceid-plusv2_sd15.bin",
+    lora_name=None,
+    encoder=DLIB_RESNET,
+    embedding_dim=128,
+    license="apache-2.0 (random weights made by lookalike)",
+    image_encoder=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/image_encoder"),
+)
+
+# The same for the tiny SDXL model: SDXL's FaceID layout (MLPProjModel onto
+# the UNet's cross-attention width, LoRA on every processor).
+TINY_XL_ADAPTER = AdapterSpec(
+    id="tiny-faceid-xl",
+    kind="faceid",
+    source=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/ip-adapter"),
+    weight_name="ip-adapter-faceid_sdxl.bin",
+    lora_name=None,
     encoder=DLIB_RESNET,
     embedding_dim=128,
     license="apache-2.0 (random weights made by lookalike)",
@@ -441,11 +510,11 @@ SDXL_BASE = BaseModelSpec(
         },
     ),
     adapter=FACEID_SDXL,
+    adapter_options=(FACEID_PLUSV2_SDXL,),
     scheduler_loras=_SDXL_FAST_LORAS,
     license="openrail++",
     native_size=1024,
-    description="SDXL base; catalogued, not yet run by the engine.",
-    engine_supported=False,
+    description="SDXL base with the FaceID SDXL adapter.",
 )
 
 TINY = BaseModelSpec(
@@ -455,13 +524,40 @@ TINY = BaseModelSpec(
     family="sd15",
     source=ModelSource(kind="builtin", local_dir=TINY_DIR),
     adapter=TINY_ADAPTER,
+    adapter_options=(TINY_PLUSV2_ADAPTER,),
     license="apache-2.0",
     native_size=64,
     description="SD1.5-shaped pipeline with seeded random weights; makes noise, fast.",
     tags=("test",),
 )
 
-BASE_MODELS: tuple[BaseModelSpec, ...] = (REALISTIC_VISION_V51, SD15, SDXL_BASE, TINY)
+TINY_XL_PLUSV2_ADAPTER = AdapterSpec(
+    id="tiny-faceid-plusv2-xl",
+    kind="faceid_plusv2",
+    source=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/ip-adapter"),
+    weight_name="ip-adapter-faceid-plusv2_sdxl.bin",
+    lora_name=None,
+    encoder=DLIB_RESNET,
+    embedding_dim=128,
+    license="apache-2.0 (random weights made by lookalike)",
+    image_encoder=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/image_encoder"),
+)
+
+TINY_XL = BaseModelSpec(
+    id="tiny-xl",
+    gallery_id=998,
+    name="Tiny SDXL (random weights, tests and smoke runs)",
+    family="sdxl",
+    source=ModelSource(kind="builtin", local_dir=TINY_XL_DIR),
+    adapter=TINY_XL_ADAPTER,
+    adapter_options=(TINY_XL_PLUSV2_ADAPTER,),
+    license="apache-2.0",
+    native_size=64,
+    description="SDXL-shaped pipeline (two text encoders) with seeded random weights; makes noise, fast.",
+    tags=("test",),
+)
+
+BASE_MODELS: tuple[BaseModelSpec, ...] = (REALISTIC_VISION_V51, SD15, SDXL_BASE, TINY, TINY_XL)
 
 # The tiny VAE decoder for previews (generation/tiny_vae.py): SD1.5 latents in,
 # pixels out at a fraction of the full VAE's cost. One for every SD1.5 model.
@@ -488,9 +584,19 @@ def _plain_digits(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 18
 
 
+def all_base_models(settings=None) -> tuple[BaseModelSpec, ...]:
+    """The catalog's base models, then the operator's own checkpoints (``<data dir>/models.json``).
+
+    ``settings`` defaults to ``get_settings()``, whose data directory the CLI and the server use.
+    """
+    from lookalike.catalog.user_models import user_models
+
+    return BASE_MODELS + user_models(settings)
+
+
 def find_gallery_spec(gallery_id: int) -> BaseModelSpec | None:
     """The base model with this gallery id, or None (a user's own tune id, say)."""
-    return next((spec for spec in BASE_MODELS if spec.gallery_id == gallery_id), None)
+    return next((spec for spec in all_base_models() if spec.gallery_id == gallery_id), None)
 
 
 def get_base_model(ref: str | int) -> BaseModelSpec:
@@ -498,17 +604,18 @@ def get_base_model(ref: str | int) -> BaseModelSpec:
     if isinstance(ref, bool):  # bool is an int; True must not mean gallery id 1
         raise UnknownBaseModelError(f"Unknown base model {ref!r}.", details={"base_model": repr(ref)})
     key = ref.strip() if isinstance(ref, str) else ref
-    for spec in BASE_MODELS:
+    specs = all_base_models()
+    for spec in specs:
         if isinstance(key, int):
             if spec.gallery_id == key:
                 return spec
         elif spec.id == key.lower() or (_plain_digits(key) and spec.gallery_id == int(key)):
             return spec
-    known = ", ".join(f"{s.id} ({s.gallery_id})" for s in BASE_MODELS)
+    known = ", ".join(f"{s.id} ({s.gallery_id})" for s in specs)
     raise UnknownBaseModelError(
         f"Unknown base model {ref!r}. Known: {known}.",
         field="base_tune_id",
-        details={"base_model": str(ref), "known": [s.id for s in BASE_MODELS]},
+        details={"base_model": str(ref), "known": [s.id for s in specs]},
     )
 
 

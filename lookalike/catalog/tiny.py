@@ -1,11 +1,12 @@
-"""The built-in ``tiny`` base model: SD1.5's component classes with seeded random weights.
+"""The built-in tiny base models: SD1.5's and SDXL's component classes with seeded random weights.
 
-It is written once into ``<models_dir>/tiny/`` in the same layout as a real
-model (a diffusers folder plus ``ip-adapter/ip-adapter-faceid_sd15.bin``) and
-then loaded by the same code that loads a real one, so tests exercise the
+Each is written once into ``<models_dir>/<its local dir>/`` in the same
+layout as a real model (a diffusers folder plus ``ip-adapter/<adapter>.bin``)
+and then loaded by the same code that loads a real one, so tests exercise the
 real loading path offline. Sizes follow diffusers' own ``get_dummy_components``
-for Stable Diffusion. Its adapter takes 128-d vectors, the size of the
-offline dlib encoder's embeddings.
+for Stable Diffusion and Stable Diffusion XL (two text encoders, pooled
+embeddings, ``text_time`` added conditioning). Their adapters take 128-d
+vectors, the size of the offline dlib encoder's embeddings.
 
 The ``faceid_adapter_state_dict`` builder is shared with the benchmark, which
 makes a full-size adapter the same way.
@@ -21,10 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lookalike.catalog.base_models import TINY, TINY_ADAPTER
+from lookalike.catalog.base_models import TINY, TINY_XL, BaseModelSpec
 
 # Bump when anything written here changes; an older folder is rewritten.
-TINY_VERSION = 1
+TINY_VERSION = 2
 MARKER = "lookalike-tiny.json"
 SEED = 0
 TINY_LORA_RANK = 4
@@ -43,28 +44,50 @@ SD15_SCHEDULER_CONFIG: dict[str, Any] = {
 }
 
 
-def tiny_model_dir(models_dir: Path) -> Path:
-    return Path(models_dir) / TINY.source.local_dir
+# SDXL base's published scheduler config (Euler with SD's betas, "leading" spacing).
+SDXL_SCHEDULER_CONFIG: dict[str, Any] = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "interpolation_type": "linear",
+    "prediction_type": "epsilon",
+    "sample_max_value": 1.0,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "use_karras_sigmas": False,
+}
 
 
-def ensure_tiny_model(models_dir: Path) -> Path:
-    """The tiny model's folder, written first if missing or from an older version."""
-    root = tiny_model_dir(models_dir)
+def tiny_model_dir(models_dir: Path, spec: BaseModelSpec = TINY) -> Path:
+    return Path(models_dir) / spec.source.local_dir
+
+
+def ensure_tiny_model(models_dir: Path, spec: BaseModelSpec = TINY) -> Path:
+    """The tiny model's folder (``spec``: ``TINY`` or ``TINY_XL``), written first if missing or older."""
+    if spec.source.kind != "builtin":
+        raise ValueError(f"{spec.id} is not a built-in tiny model")
+    root = tiny_model_dir(models_dir, spec)
     if _is_current(root):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     # Two processes on one models folder (an API server and a worker starting
     # together) take turns: without the lock the second could remove the copy
     # the first has just swapped in and is loading.
-    with open(root.parent / ".tiny.lock", "a") as lock:
+    with open(root.parent / f".{root.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _is_current(root):
             return root
         # Written aside and swapped in, so that a process that dies half-way
         # never leaves a half-written model behind.
-        staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=root.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
         try:
-            write_tiny_model(staging)
+            if spec.family == "sdxl":
+                write_tiny_xl_model(staging)
+            else:
+                write_tiny_model(staging)
             if root.exists():
                 shutil.rmtree(root, ignore_errors=True)
             os.replace(staging, root)
@@ -103,7 +126,9 @@ def write_tiny_model(root: Path) -> None:
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        # 64 rather than diffusers' dummy 32: FaceID PlusV2's perceiver has one
+        # head per 64 channels of cross-attention, so 32 would give it none.
+        cross_attention_dim=64,
         norm_num_groups=2,
     )
     torch.manual_seed(SEED)
@@ -123,7 +148,7 @@ def write_tiny_model(root: Path) -> None:
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
-            hidden_size=32,
+            hidden_size=64,
             intermediate_size=37,
             layer_norm_eps=1e-05,
             num_attention_heads=4,
@@ -144,13 +169,189 @@ def write_tiny_model(root: Path) -> None:
     )
     pipe.save_pretrained(root, safe_serialization=True)
 
-    adapter_dir = root / Path(TINY_ADAPTER.source.local_dir).relative_to(TINY.source.local_dir)
-    adapter_dir.mkdir(parents=True, exist_ok=True)
-    state = faceid_adapter_state_dict(
-        unet, embedding_dim=TINY_ADAPTER.embedding_dim, lora_rank=TINY_LORA_RANK, seed=SEED
+    _write_adapter(root, TINY, unet)
+
+
+def write_tiny_xl_model(root: Path) -> None:
+    """SDXL's classes at diffusers' ``StableDiffusionXLPipelineFastTests`` sizes, plus a FaceID SDXL ``.bin``."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in ("tokenizer", "tokenizer_2"):
+        write_byte_level_tokenizer(root / folder)
+    tokenizer = load_clip_tokenizer(root / "tokenizer")
+    tokenizer_2 = load_clip_tokenizer(root / "tokenizer_2")
+
+    torch.manual_seed(SEED)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        # 6 time ids x 8 + the second encoder's pooled projection (32)
+        projection_class_embeddings_input_dim=80,
+        # both encoders' hidden states side by side: 32 + 32
+        cross_attention_dim=64,
+        norm_num_groups=1,
     )
-    torch.save(state, adapter_dir / TINY_ADAPTER.weight_name)
+    torch.manual_seed(SEED)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        sample_size=64,
+    )
+
+    def text_config(tok) -> CLIPTextConfig:
+        return CLIPTextConfig(
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            hidden_size=32,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=4,
+            num_hidden_layers=5,
+            vocab_size=len(tok),
+            hidden_act="gelu",
+            projection_dim=32,
+            max_position_embeddings=77,
+        )
+
+    torch.manual_seed(SEED)
+    text_encoder = CLIPTextModel(text_config(tokenizer))
+    torch.manual_seed(SEED + 1)
+    text_encoder_2 = CLIPTextModelWithProjection(text_config(tokenizer_2))
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_CONFIG),
+        force_zeros_for_empty_prompt=True,
+        add_watermarker=False,
+    )
+    pipe.save_pretrained(root, safe_serialization=True)
+    _write_adapter(root, TINY_XL, unet)
+
+
+def _write_adapter(root: Path, spec: BaseModelSpec, unet) -> None:
+    """The FaceID ``.bin`` and, for each PlusV2 option, its ``.bin`` and a small CLIP image encoder."""
+    import torch
+
+    for adapter in (spec.adapter, *spec.adapter_options):
+        adapter_dir = root / Path(adapter.source.local_dir).relative_to(spec.source.local_dir)
+        adapter_dir.mkdir(parents=True, exist_ok=True)
+        if adapter.kind == "faceid_plusv2":
+            encoder_dir = root / Path(adapter.image_encoder.local_dir).relative_to(spec.source.local_dir)
+            hidden = write_tiny_image_encoder(encoder_dir)
+            state = faceid_plus_adapter_state_dict(
+                unet, embedding_dim=adapter.embedding_dim, clip_hidden=hidden, lora_rank=TINY_LORA_RANK, seed=SEED + 1
+            )
+        else:
+            state = faceid_adapter_state_dict(unet, embedding_dim=adapter.embedding_dim, lora_rank=TINY_LORA_RANK, seed=SEED)
+        torch.save(state, adapter_dir / adapter.weight_name)
     (root / MARKER).write_text(json.dumps({"version": TINY_VERSION, "seed": SEED}) + "\n")
+
+
+def write_tiny_image_encoder(folder: Path) -> int:
+    """A small ``CLIPVisionModelWithProjection`` in the layout of laion's ViT-H/14 folder; returns its width.
+
+    32 px images in 8 px patches: 16 patch tokens and the class token, where
+    ViT-H/14 at 224 px has 256 and one (the PlusV2 resampler takes any count).
+    """
+    if (folder / "config.json").is_file():
+        return json.loads((folder / "config.json").read_text())["hidden_size"]
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(SEED)
+    config = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        projection_dim=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+    )
+    CLIPVisionModelWithProjection(config).save_pretrained(folder, safe_serialization=True)
+    return config.hidden_size
+
+
+def faceid_plus_adapter_state_dict(
+    unet,
+    *,
+    embedding_dim: int,
+    clip_hidden: int,
+    lora_rank: int,
+    num_tokens: int = 4,
+    depth: int = 4,
+    seed: int = 0,
+    std: float = 0.02,
+) -> dict[str, dict[str, Any]]:
+    """Random weights in the layout of h94's ``ip-adapter-faceid-plusv2_sd15.bin`` (and ``_sdxl``).
+
+    ``image_proj`` is upstream IP-Adapter's ``ProjPlusModel``: the FaceID MLP
+    (``proj``, ``norm``) and a ``FacePerceiverResampler`` whose ``depth``
+    layers are each [PerceiverAttention (norm1, norm2, to_q, to_kv, to_out;
+    64-channel heads), FeedForward (LayerNorm, Linear x4, GELU, Linear)].
+    ``ip_adapter`` is the same LoRA and ``to_k_ip``/``to_v_ip`` set as FaceID's.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator) * std
+
+    dim = unet.config.cross_attention_dim
+    inner = 64 * (dim // 64)
+    image_proj: dict[str, torch.Tensor] = {
+        "proj.0.weight": rand(embedding_dim * 2, embedding_dim),
+        "proj.0.bias": torch.zeros(embedding_dim * 2),
+        "proj.2.weight": rand(dim * num_tokens, embedding_dim * 2),
+        "proj.2.bias": torch.zeros(dim * num_tokens),
+        "norm.weight": torch.ones(dim),
+        "norm.bias": torch.zeros(dim),
+        "perceiver_resampler.proj_in.weight": rand(dim, clip_hidden),
+        "perceiver_resampler.proj_in.bias": torch.zeros(dim),
+        "perceiver_resampler.proj_out.weight": rand(dim, dim),
+        "perceiver_resampler.proj_out.bias": torch.zeros(dim),
+        "perceiver_resampler.norm_out.weight": torch.ones(dim),
+        "perceiver_resampler.norm_out.bias": torch.zeros(dim),
+    }
+    for i in range(depth):
+        prefix = f"perceiver_resampler.layers.{i}"
+        for norm in ("norm1", "norm2"):
+            image_proj[f"{prefix}.0.{norm}.weight"] = torch.ones(dim)
+            image_proj[f"{prefix}.0.{norm}.bias"] = torch.zeros(dim)
+        image_proj[f"{prefix}.0.to_q.weight"] = rand(inner, dim)
+        image_proj[f"{prefix}.0.to_kv.weight"] = rand(inner * 2, dim)
+        image_proj[f"{prefix}.0.to_out.weight"] = rand(dim, inner)
+        image_proj[f"{prefix}.1.0.weight"] = torch.ones(dim)
+        image_proj[f"{prefix}.1.0.bias"] = torch.zeros(dim)
+        image_proj[f"{prefix}.1.1.weight"] = rand(dim * 4, dim)
+        image_proj[f"{prefix}.1.3.weight"] = rand(dim, dim * 4)
+    ip_adapter = faceid_adapter_state_dict(
+        unet, embedding_dim=embedding_dim, lora_rank=lora_rank, num_tokens=num_tokens, seed=seed, std=std
+    )["ip_adapter"]
+    return {"image_proj": image_proj, "ip_adapter": ip_adapter}
 
 
 def faceid_adapter_state_dict(

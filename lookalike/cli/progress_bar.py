@@ -96,3 +96,75 @@ def prompt_bar(console: Console, *, enabled: bool = True) -> Iterator[PromptBar 
         finished = True
     finally:
         bar.stop(finished=finished)
+
+
+class TrainingBar:
+    """The bar `lookalike tunes create --model-type lora --wait` shows: place in line, class images, training
+    step of N with its loss and ETA. Fed the tune's progress dicts (docs/API.md, "Tune progress"), from the API
+    or, for a local run, straight from the trainer; on stderr, none with --json."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = self._progress.add_task("starting", total=None, detail="")
+        self._started = False
+        self.updates = 0
+
+    def stop(self, *, finished: bool) -> None:
+        if not self._started:
+            return
+        if finished:
+            total = self._progress.tasks[0].total or 1
+            self._progress.update(self._task, description="trained", total=total, completed=total, detail="")
+        self._progress.stop()
+
+    def update(self, progress: dict[str, Any]) -> None:
+        self.updates += 1
+        phase = progress.get("phase")
+        step, steps = progress.get("step"), progress.get("steps")
+        if phase == "queued":
+            position = progress.get("queue_position")
+            self._set("queued", None, 0, f"position {position} in line" if position else "")
+        elif phase == "preparing":
+            self._set("preparing", None, 0, "loading the model, encoding the photos")
+        elif phase == "class_images":
+            done, total = progress.get("class_image") or 0, progress.get("class_images") or None
+            self._set("class images", total, done, f"{done}/{total}" if total else "")
+        elif phase == "training" and steps:
+            loss = progress.get("loss")
+            detail = f"step {step or 0}/{steps}" + (f", loss {loss:.4f}" if loss is not None else "")
+            if progress.get("resumed_from"):
+                detail += f", resumed at {progress['resumed_from']}"
+            self._set("training", steps, step or 0, detail)
+        elif phase == "saving":
+            self._set("saving", steps or 1, steps or 1, "")
+
+    def _set(self, description: str, total: int | None, completed: int, detail: str) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
+        changed = self._progress.tasks[0].description != description
+        self._progress.update(
+            self._task, description=description, total=total, completed=completed, detail=detail, refresh=changed
+        )
+
+
+@contextmanager
+def training_bar(console: Console, *, enabled: bool = True) -> Iterator[TrainingBar | None]:
+    """A training bar (None when disabled), drawn from its first update, stopped on the way out."""
+    if not enabled:
+        yield None
+        return
+    bar = TrainingBar(console)
+    finished = False
+    try:
+        yield bar
+        finished = True
+    finally:
+        bar.stop(finished=finished)

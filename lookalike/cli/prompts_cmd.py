@@ -32,6 +32,16 @@ def create(
     base_model: Annotated[
         str | None, typer.Option("--base-model", help="Base model id or gallery id; default: the tune's.")
     ] = None,
+    input_image: Annotated[
+        Path | None,
+        typer.Option("--input-image", help="img2img / ControlNet input: a JPEG, PNG or WebP file (uploaded with --server).",
+                     show_default=False),
+    ] = None,
+    input_image_url: Annotated[
+        str | None,
+        typer.Option("--input-image-url", help="The input image by URL, fetched under the tune photo rules.",
+                     show_default=False),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for the PNGs.")] = Path("lookalike-out"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     server: ServerOption = None,
@@ -40,16 +50,23 @@ def create(
 ) -> None:
     """Generate images of the tunes named in TEXT and write them as PNGs into --out."""
     if server:
-        _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, options)
+        remote_fields = dict(options)
+        if input_image is not None:
+            remote_fields["input_image"] = input_image
+        if input_image_url is not None:
+            remote_fields["input_image_url"] = input_image_url
+        _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, remote_fields)
         return
     from lookalike.execution.runner import check_prompt, run_prompt
     from lookalike.postprocess.pipeline import summary_from_parameters
 
     with reporting_errors(as_json):
-        context = services().run_context
+        local = services()
+        context = local.run_context
+        image = _local_input_image(local, input_image, input_image_url)
         resolved = check_prompt(
             context, account_id=None, tune_id=None, text=text, negative_prompt=negative,
-            options=options, base_model=base_model,
+            options=options, base_model=base_model, input_image=image,
         )
         with prompt_bar(stderr, enabled=not as_json) as bar:
             if bar is not None:
@@ -63,7 +80,8 @@ def create(
             path.write_bytes(image.png_bytes())
             images.append({"path": str(path), "seed": image.seed, "identity_score": image.identity_score,
                            "width": image.image.width, "height": image.image.height,
-                           "postprocess": summary_from_parameters(image.parameters)})
+                           "postprocess": summary_from_parameters(image.parameters),
+                           "identity_scores": image.identity_scores})
     report = {
         "id": run_id,
         "text": text,
@@ -91,6 +109,27 @@ def create(
         stdout.print(f"  {image['path']}  seed {image['seed']}  {score}", highlight=False)
         if image["postprocess"]:
             stdout.print(f"    {image['postprocess']}", highlight=False)
+
+
+def _local_input_image(local, path: Path | None, url: str | None):
+    """The input image of a local run, checked as the server checks it; None without one."""
+    from lookalike.execution.input_image import InputImageRef
+    from lookalike.schemas.common import Upload
+    from lookalike.schemas.input_image import input_image_source
+
+    upload = None
+    if path is not None:
+        from lookalike.errors import FileUnreadableError
+
+        try:
+            upload = Upload(path.read_bytes(), path.name)
+        except OSError as exc:
+            raise FileUnreadableError(f"Cannot read --input-image {path}: {exc.strerror}.", field="input_image") from exc
+    source = input_image_source(upload, url, None)
+    if source is None:
+        return None
+    image = local.prompts.input_images.receive(source)
+    return InputImageRef(width=image.width, height=image.height, sha256=image.sha256, data=image.data)
 
 
 def _create_remote(server, api_key, text, negative, base_model, out, as_json, timeout, fields) -> None:

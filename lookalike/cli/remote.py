@@ -95,6 +95,7 @@ def run_remote_prompt(
                 "path": str(path),
                 "seed": detail.get("seed"),
                 "identity_score": detail.get("identity_score"),
+                "identity_scores": detail.get("identity_scores"),
                 "width": detail.get("width"),
                 "height": detail.get("height"),
             }

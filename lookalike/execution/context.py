@@ -30,3 +30,5 @@ class RunContext:
     # The face encoder called by name: the analyzer's own, or the adapter's (buffalo_l).
     face_encoder: Callable[[str], FaceEncoder]
     generator: Callable[[], Engine]
+    # A stored blob by key (a prompt's input image); None where nothing is stored (a bare local run).
+    read_blob: Callable[[str], bytes] | None = None

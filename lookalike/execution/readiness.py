@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lookalike.catalog.base_models import (
-    BASE_MODELS,
     DEFAULT_BASE_MODEL_ID,
     BaseModelSpec,
+    all_base_models,
 )
 from lookalike.catalog.files import ModelPack, locate
 from lookalike.config import Settings
@@ -25,7 +25,11 @@ FINISHING_STEPS: tuple[tuple[str, str, str], ...] = (
     ("face_swap", "Face swap", "Puts the tune's face onto each realistic face in the picture."),
     ("face_correct", "Face correct", "Restores faces: cleaner eyes, skin and teeth (GFPGAN)."),
     ("super_resolution", "Super resolution x4", "Makes the picture four times wider and taller (Real-ESRGAN)."),
+    ("color_grading", "Colour grading", "A film look: Film Velvia, Film Portra or Ektar."),
+    ("film_grain", "Film grain", "Fine grain sized to the picture, strongest in the mid-tones."),
 )
+# The value a readiness check asks a step for, where true is not one (colour grading takes a look's name).
+_PROBE_VALUES = {"color_grading": "Film Portra"}
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,36 @@ class StepReadiness:
 
 
 @dataclass(frozen=True)
+class ControlNetReadiness:
+    """One ControlNet type on one family: whether a prompt asking for it would run here, and what to pull."""
+
+    kind: str
+    family: str
+    pack_id: str
+    title: str
+    license: str
+    preprocessor: str
+    installed: bool
+    missing: tuple[str, ...] = ()
+
+    @property
+    def pull_commands(self) -> list[str]:
+        return [f"lookalike models pull {pack_id}" for pack_id in self.missing]
+
+
+@dataclass(frozen=True)
 class Readiness:
     base_models: tuple[BaseModelReadiness, ...]
     finishing_steps: tuple[StepReadiness, ...]
     default_base_model: BaseModelSpec | None = None
+    controlnets: tuple[ControlNetReadiness, ...] = ()
 
 
 def _present(pack: ModelPack, settings: Settings) -> bool:
+    from lookalike.catalog.clip_vocab import CLIP_BPE, bpe_available
+
+    if pack.id == CLIP_BPE.id:  # an installed open_clip package's copy serves as well as a pulled one
+        return bpe_available(settings.models_dir)
     try:
         locate(pack, settings.models_dir, check=False)
     except ModelUnavailableError:
@@ -87,6 +114,10 @@ def needed_packs(
     packs: list[ModelPack] = []
     if spec.source.kind != "builtin":
         packs.append(spec.pack)
+        if spec.source.kind == "single_file" and not spec.source.config:
+            from lookalike.catalog.clip_vocab import CLIP_BPE
+
+            packs.append(CLIP_BPE)  # the bundled config's tokenizer is built from it
         lora = spec.scheduler_lora(scheduler) if scheduler else None
         if lora is not None:
             packs.append(lora.pack)
@@ -125,7 +156,19 @@ def base_model_readiness(settings: Settings, spec: BaseModelSpec) -> BaseModelRe
                 pull_command=None if ready else f"lookalike models pull {lora.pack.id}",
             )
         )
-    return BaseModelReadiness(spec=spec, installed=not missing, missing=missing, schedulers=tuple(schedulers))
+    # A checkpoint added by the operator cannot be pulled: without its file the model is not installed,
+    # and nothing is listed to pull for it.
+    own_file_missing = spec.source.kind == "single_file" and not _own_checkpoint_present(spec, settings)
+    return BaseModelReadiness(
+        spec=spec, installed=not missing and not own_file_missing, missing=missing, schedulers=tuple(schedulers)
+    )
+
+
+def _own_checkpoint_present(spec: BaseModelSpec, settings: Settings) -> bool:
+    from pathlib import Path
+
+    path = Path(spec.source.path or "").expanduser()
+    return (path if path.is_absolute() else settings.models_dir / path).is_file()
 
 
 def step_readiness(settings: Settings, name: str) -> StepReadiness:
@@ -141,7 +184,7 @@ def step_readiness(settings: Settings, name: str) -> StepReadiness:
         tune=TuneFaces(crops=(None,), identity=lambda encoder: None),
     )
     try:
-        for step in build_steps(PostprocessFlags(**{name: True}), settings):
+        for step in build_steps(PostprocessFlags(**{name: _PROBE_VALUES.get(name, True)}), settings):
             step.check(context)
     except LookalikeError as exc:
         model = exc.details.get("model")
@@ -159,11 +202,34 @@ def step_readiness(settings: Settings, name: str) -> StepReadiness:
 
 def readiness(settings: Settings) -> Readiness:
     """Every base model and finishing step; the default base model is the catalog's if it runs, else the first that does."""
-    models = tuple(base_model_readiness(settings, spec) for spec in BASE_MODELS)
+    models = tuple(base_model_readiness(settings, spec) for spec in all_base_models(settings))
     runnable = [m.spec for m in models if m.installed and m.spec.engine_supported]
     default = next((s for s in runnable if s.id == DEFAULT_BASE_MODEL_ID), runnable[0] if runnable else None)
     steps = tuple(step_readiness(settings, name) for name, _, _ in FINISHING_STEPS)
-    return Readiness(base_models=models, finishing_steps=steps, default_base_model=default)
+    return Readiness(
+        base_models=models, finishing_steps=steps, default_base_model=default, controlnets=controlnet_readiness(settings)
+    )
+
+
+def controlnet_readiness(settings: Settings) -> tuple[ControlNetReadiness, ...]:
+    """Each catalogued ControlNet: its pack on disk, and for pose MediaPipe's pose models too (the POST-time check)."""
+    from lookalike.catalog.controlnets import CONTROLNETS
+    from lookalike.control import check_preprocessor, preprocessor_name
+
+    out = []
+    for spec in CONTROLNETS:
+        missing = [] if _present(spec.pack, settings) else [spec.id]
+        try:
+            check_preprocessor(spec.kind, settings.models_dir)
+        except ModelUnavailableError as exc:
+            missing.append(exc.details.get("model") or spec.kind)
+        out.append(
+            ControlNetReadiness(
+                kind=spec.kind, family=spec.family, pack_id=spec.id, title=spec.title, license=spec.license,
+                preprocessor=preprocessor_name(spec.kind), installed=not missing, missing=tuple(missing),
+            )
+        )
+    return tuple(out)
 
 
 def _no_analyzer():

@@ -39,6 +39,11 @@ _LARGE_OFFSET = (LARGE_CROP_SIZE - 112 * _LARGE_SCALE) / 2
 LARGE_TEMPLATE = (ARCFACE_TEMPLATE_112 * _LARGE_SCALE + _LARGE_OFFSET).astype(np.float32)
 
 
+# FaceID PlusV2's CLIP input: insightface's ``norm_crop(img, kps, image_size=224)``,
+# the ArcFace template scaled by 224 / 112 (h94's PlusV2 recipe).
+PLUS_CROP_SIZE = 224
+PLUS_TEMPLATE = (ARCFACE_TEMPLATE_112 * (PLUS_CROP_SIZE / 112)).astype(np.float32)
+
 Border = Literal["zero", "reflect"]
 _BORDERS = {"zero": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT}
 
@@ -111,3 +116,23 @@ def align_large(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The same alignment with margin (256 px); black outside the photo, so that a
     112 crop re-cut from it (tunes' stored crops) has insightface's border too."""
     return warp(image, landmarks, LARGE_TEMPLATE, LARGE_CROP_SIZE)
+
+
+def align_224(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The 224x224 face crop FaceID PlusV2's recipe feeds its CLIP image encoder (``norm_crop(..., 224)``)."""
+    return warp(image, landmarks, PLUS_TEMPLATE, PLUS_CROP_SIZE)
+
+
+def large_to_224(crop_large: np.ndarray) -> np.ndarray:
+    """The 224 crop re-cut from a kept 256 ``align_large`` crop (tunes made before the 224 crop was kept).
+
+    Both crops align the same landmarks to templates that differ by a fixed
+    scale and offset, so this is the same geometry; the face is upsampled
+    1.75x from the 256 crop, so it is softer than a crop from the photo.
+    """
+    factor = (PLUS_CROP_SIZE / 112) / _LARGE_SCALE
+    matrix = np.array([[factor, 0, -_LARGE_OFFSET * factor], [0, factor, -_LARGE_OFFSET * factor]], dtype=np.float64)
+    return cv2.warpAffine(
+        crop_large, matrix, (PLUS_CROP_SIZE, PLUS_CROP_SIZE), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )

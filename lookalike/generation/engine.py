@@ -11,6 +11,7 @@ lock, so a new tune or weight never reloads a model.
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -20,9 +21,12 @@ import numpy as np
 
 from lookalike.config import Settings, get_settings
 from lookalike.errors import InvalidFieldError
+from lookalike.generation.adapter_input import attention_masks, ip_embeds, scale_setting, set_plus_input
 from lookalike.generation.batch import PreparedRequest, group_by_call, resolve_deepcache
-from lookalike.generation.identity import IdentityBlend, blend_identities
+from lookalike.generation.families import batch_text_kwargs
+from lookalike.generation.identity import plan_faces
 from lookalike.generation.metadata import a1111_parameters
+from lookalike.generation.modes import fitted, mode_kwargs, unchanged
 from lookalike.generation.pipelines import FACEID_ADAPTER_NAME, LoadedPipeline, PipelineCache
 from lookalike.generation.request import GeneratedImage, GenerationRequest, GenerationResult, ScoreIdentity
 from lookalike.generation.schedulers import make_scheduler
@@ -55,9 +59,12 @@ class Engine:
         return self._device, self._dtype
 
     def pipeline(self, request_or_spec) -> LoadedPipeline:
+        """The loaded pipeline for a request (its base model and FaceID adapter), or for a base model's spec."""
         spec = getattr(request_or_spec, "base_model", request_or_spec)
+        options = getattr(request_or_spec, "options", None)
+        adapter = spec.adapter_for(getattr(options, "faceid_adapter", None))
         device, dtype = self.device_and_dtype
-        loaded = self.cache.get(spec, device, dtype)
+        loaded = self.cache.get(spec, device, dtype, adapter)
         if loaded.fast is None:
             with loaded.lock:
                 if loaded.fast is None:
@@ -149,7 +156,7 @@ class Engine:
             cfg=options.resolved_cfg(),
             width=width,
             height=height,
-            blend=blend_identities(request.identities, expected_dim=loaded.embedding_dim),
+            faces=plan_faces(request.identities, options.faceid_layout, expected_dim=loaded.embedding_dim),
             deepcache_interval=resolve_deepcache(options.deepcache, self.settings.deepcache_interval),
             tiny_vae=self.settings.tiny_vae if options.tiny_vae is None else options.tiny_vae,
         )
@@ -164,39 +171,56 @@ class Engine:
         call_started = t0 = time.perf_counter()
         loaded = self.pipeline(first.request)
         timings["load"] = time.perf_counter() - t0
+        if unchanged(first.request):
+            # Strength 0: the input is the answer (diffusers would refuse a call with no step).
+            images = [[fitted(p.request.init.image, p.width, p.height) for _ in p.seeds] for p in group]
+            timings["denoise_decode"] = 0.0
+            return [
+                self._result(p, imgs, dict(timings), score_identity, call_started)
+                for p, imgs in zip(group, images, strict=True)
+            ]
         tiny_vae = self._tiny_vae(loaded) if first.tiny_vae else None
         do_cfg = first.cfg > 1.0
 
         with loaded.lock, torch.inference_mode():
-            pipe = loaded.pipe
-            self._configure(loaded, first.blend, first.options.scheduler)
+            controlnet = self._controlnet(loaded, first.request.control)
+            self._configure(loaded, first)
+            pipe = loaded.pipeline_for(first.mode, controlnet)
+            pipe.scheduler = loaded.pipe.scheduler
             t0 = time.perf_counter()
             encoded = [
-                _encode_prompts(loaded, p.request.prompt, p.options.negative_prompt, do_cfg) for p in group
+                loaded.family.encode(loaded.compel, pipe, p.request.prompt, p.options.negative_prompt, do_cfg)
+                for p in group
             ]
             timings["encode"] = time.perf_counter() - t0
             # Conditioning of different lengths (prompts past 77 tokens) would
             # need padding that changes the images, so each length is its own call.
             calls: dict[int, list[int]] = {}
-            for i, (positive, _) in enumerate(encoded):
-                calls.setdefault(positive.shape[1], []).append(i)
+            for i, conditioning in enumerate(encoded):
+                calls.setdefault(conditioning.length, []).append(i)
             images: list[list] = [[] for _ in group]
             t0 = time.perf_counter()
             for members in calls.values():
                 batch = [group[i] for i in members]
                 counts = [len(p.seeds) for p in batch]
-                positive = torch.cat([encoded[i][0].expand(n, -1, -1) for i, n in zip(members, counts, strict=True)])
-                negative = (
-                    torch.cat([encoded[i][1].expand(n, -1, -1) for i, n in zip(members, counts, strict=True)])
-                    if do_cfg
-                    else None
+                plans = [p.faces for p in batch]
+                set_plus_input(
+                    loaded,
+                    plans,
+                    counts,
+                    do_cfg,
+                    shortcut=True if first.options.faceid_shortcut is None else first.options.faceid_shortcut,
+                    s_scale=1.0 if first.options.faceid_s_scale is None else first.options.faceid_s_scale,
                 )
                 with _deepcache(pipe.unet, first.deepcache_interval):
                     output = pipe(
-                        prompt_embeds=positive,
-                        negative_prompt_embeds=negative,
-                        ip_adapter_image_embeds=[_ip_embeds(loaded, batch, do_cfg)],
-                        num_inference_steps=first.steps,
+                        **batch_text_kwargs([encoded[i] for i in members], counts, do_cfg),
+                        ip_adapter_image_embeds=ip_embeds(loaded, plans, counts, do_cfg),
+                        cross_attention_kwargs=attention_masks(
+                            first.faces, first.width, first.height, loaded.device, loaded.dtype
+                        )
+                        or None,
+                        num_inference_steps=_call_steps(first),
                         guidance_scale=first.cfg,
                         height=first.height,
                         width=first.width,
@@ -204,6 +228,7 @@ class Engine:
                         # CPU generators make a seed give the same start noise on any device.
                         generator=[torch.Generator(device="cpu").manual_seed(s) for p in batch for s in p.seeds],
                         output_type="latent" if tiny_vae is not None else "pil",
+                        **mode_kwargs(first.request, first.width, first.height),
                         **_step_callback([on_progress[i] for i in members] if on_progress else [], counts),
                     )
                 if tiny_vae is not None:
@@ -225,10 +250,10 @@ class Engine:
         ]
 
     def _result(self, prepared: PreparedRequest, pil_images, timings, score_identity, started) -> GenerationResult:
-        request, options, blend = prepared.request, prepared.options, prepared.blend
+        request, options, faces = prepared.request, prepared.options, prepared.faces
         info = get_scheduler_info(options.scheduler)
         scorer = score_identity or self.score_identity
-        extra = _extra_parameters(request, blend)
+        extra = _extra_parameters(request, prepared)
         if prepared.deepcache_interval:
             extra.insert(0, ("DeepCache interval", str(prepared.deepcache_interval)))
         if prepared.tiny_vae:
@@ -261,8 +286,9 @@ class Engine:
             cfg_scale=prepared.cfg,
             scheduler=options.scheduler,
             base_model_id=request.base_model.id,
-            adapter_scale=blend.scale,
+            adapter_scale=faces.scale,
             timings=timings,
+            people=len(faces.people) if faces.regions else (1 if faces.active else 0),
         )
 
     def _tiny_vae(self, loaded: LoadedPipeline):
@@ -272,18 +298,32 @@ class Engine:
             loaded.preview_vae = load_tiny_vae(self.settings.models_dir, loaded.device, loaded.dtype)
         return loaded.preview_vae
 
-    def _configure(self, loaded: LoadedPipeline, blend: IdentityBlend, scheduler: str) -> None:
+    def _controlnet(self, loaded: LoadedPipeline, control):
+        """The ControlNet a request names, loaded once per pipeline (None without one)."""
+        if control is None:
+            return None
+        from lookalike.generation.controlnet import load_controlnet
+
+        return load_controlnet(loaded, control.kind, self.settings.models_dir)
+
+    def _configure(self, loaded: LoadedPipeline, prepared: PreparedRequest) -> None:
+        faces, scheduler = prepared.faces, prepared.options.scheduler
         info = get_scheduler_info(scheduler)
         loaded.pipe.scheduler = make_scheduler(scheduler, loaded.scheduler_config)
-        loaded.pipe.set_ip_adapter_scale(blend.scale if blend.active else 0.0)
+        loaded.pipe.set_ip_adapter_scale(scale_setting(faces))
         if loaded.ip_scaler is not None:
-            loaded.ip_scaler.set(blend.scale if blend.active else 0.0)
+            loaded.ip_scaler.set(faces.scale if faces.active else 0.0, per_person=scale_setting(faces))
         wanted: list[tuple[str, float]] = []
-        if blend.active and FACEID_ADAPTER_NAME in loaded.loaded_loras:
-            wanted.append((FACEID_ADAPTER_NAME, blend.lora_scale))
+        if faces.active and FACEID_ADAPTER_NAME in loaded.loaded_loras:
+            wanted.append((FACEID_ADAPTER_NAME, faces.lora_scale))
         lora = loaded.spec.scheduler_lora(scheduler) if info.needs_lora else None
         if lora is not None:
             wanted.append((loaded.ensure_scheduler_lora(lora, self.settings.models_dir), 1.0))
+        users = prepared.request.loras
+        in_use = {user.name for user in users}
+        for user in users:
+            name = loaded.ensure_user_lora(user.name, user.path, keep=self.settings.max_loaded_loras, in_use=in_use)
+            wanted.append((name, float(user.weight)))
         loaded.set_loras(tuple(wanted))
 
 
@@ -313,36 +353,6 @@ def _step_callback(reporters: list, counts: list[int]) -> dict:
     return {"callback_on_step_end": on_step_end, "callback_on_step_end_tensor_inputs": []}
 
 
-def _encode_prompts(loaded: LoadedPipeline, prompt: str, negative: str, do_cfg: bool):
-    # compel splits text past CLIP's 77 tokens into windows instead of cutting it.
-    positive = loaded.compel.build_conditioning_tensor(prompt)
-    if not do_cfg:
-        return positive, None
-    negative_embeds = loaded.compel.build_conditioning_tensor(negative)
-    positive, negative_embeds = loaded.compel.pad_conditioning_tensors_to_same_length([positive, negative_embeds])
-    return positive, negative_embeds
-
-
-def _ip_embeds(loaded: LoadedPipeline, batch: list[PreparedRequest], do_cfg: bool):
-    """The adapter input, one row per image: [negatives (zeros); identities] x 1 x D with CFG.
-
-    diffusers splits it in halves under CFG. With no identity the vector is
-    zeros and the scale 0, so the adapter's attention is skipped; the UNet
-    still needs an input once an adapter is loaded.
-    """
-    import torch
-
-    dim = loaded.embedding_dim
-    rows = []
-    for prepared in batch:
-        blend = prepared.blend
-        vector = torch.from_numpy(blend.embedding) if blend.active else torch.zeros(dim)
-        rows.append(vector.reshape(1, 1, dim).expand(len(prepared.seeds), 1, dim))
-    positive = torch.cat(rows)
-    embeds = torch.cat([torch.zeros_like(positive), positive]) if do_cfg else positive
-    return embeds.to(device=loaded.device, dtype=loaded.dtype)
-
-
 def _deepcache(unet, interval: int):
     if interval < 2:
         return contextlib.nullcontext()
@@ -366,14 +376,45 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _extra_parameters(request: GenerationRequest, blend: IdentityBlend) -> list[tuple[str, str]]:
+def _extra_parameters(request: GenerationRequest, prepared: PreparedRequest) -> list[tuple[str, str]]:
+    faces = prepared.faces
     extra = []
-    if blend.active:
-        extra.append(("FaceID adapter", request.base_model.adapter.id))
-        extra.append(("FaceID scale", f"{blend.scale:g}"))
-        extra.append(("FaceID encoder", request.base_model.adapter_encoder))
+    if faces.active:
+        adapter = request.base_model.adapter_for(prepared.options.faceid_adapter)
+        extra.append(("FaceID adapter", adapter.id))
+        extra.append(("FaceID scale", f"{faces.scale:g}"))
+        extra.append(("FaceID encoder", adapter.encoder))
+        if faces.regions:
+            extra.append(("FaceID layout", faces.layout))
+            extra.append(("FaceID people", str(len(faces.people))))
+        if adapter.kind == "faceid_plusv2":
+            shortcut = True if prepared.options.faceid_shortcut is None else prepared.options.faceid_shortcut
+            s_scale = 1.0 if prepared.options.faceid_s_scale is None else prepared.options.faceid_s_scale
+            extra.append(("FaceID shortcut", str(shortcut).lower()))
+            extra.append(("FaceID s_scale", f"{s_scale:g}"))
+    for lora in request.loras:
+        extra.append(("LoRA", f"{lora.name}:{lora.weight:g}"))
+    init = request.init
+    if init is not None:
+        extra.append(("Denoising strength", f"{init.strength:g}"))
+        if init.mask is not None:
+            extra.append(("Inpaint", "mask"))
+    if request.control is not None:
+        extra.append(("ControlNet", request.control.kind))
+        extra.append(("ControlNet scale", f"{request.control.scale:g}"))
     extra.append(("Version", f"lookalike {_version()}"))
     return extra
+
+
+def _call_steps(prepared: PreparedRequest) -> int:
+    """Steps to ask diffusers for: img2img runs ``steps x strength`` of them, and at least one."""
+    init = prepared.request.init
+    steps = prepared.steps
+    if init is None or init.strength <= 0:
+        return steps
+    if int(steps * init.strength) >= 1:
+        return steps
+    return math.ceil(1.0 / init.strength)
 
 
 def _version() -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike.errors import IdentityEmbeddingError
+from lookalike.prompts.layouts import DEFAULT_LAYOUT, Box, layout_boxes
 
 # The FaceID LoRA's scale while an identity is active (see the module docstring).
 FACEID_LORA_SCALE = 1.0
@@ -91,3 +92,111 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     if not np.isfinite(norm) or norm == 0.0:
         raise IdentityEmbeddingError("An identity embedding is empty or not finite.")
     return vector / norm
+
+
+# --- several people in one image: one region each ------------------------------
+
+@dataclass(frozen=True)
+class Person:
+    """One identity in its own region: what the adapter gets for it."""
+
+    embedding: np.ndarray  # unit length, the adapter encoder's space
+    scale: float  # the token's weight: this person's adapter scale
+    box: Box | None  # None: the whole image
+    face_crop: np.ndarray | None = None  # PlusV2's CLIP input (224x224 RGB), when the adapter needs one
+    tune_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FacePlan:
+    """The FaceID conditioning of one request: nobody, one identity everywhere, or one per region.
+
+    One person (or a blend) conditions the whole image, exactly as before
+    regions existed. With regions, each person's identity reaches only the
+    pixels of its box, through diffusers' IP-Adapter attention masks
+    (``cross_attention_kwargs["ip_adapter_masks"]``), each at its own scale.
+    """
+
+    people: tuple[Person, ...] = ()
+    layout: str = "single"  # single, blend or the regions' layout name
+
+    @property
+    def active(self) -> bool:
+        return any(person.scale > 0 for person in self.people)
+
+    @property
+    def regions(self) -> bool:
+        return any(person.box is not None for person in self.people)
+
+    @property
+    def scale(self) -> float:
+        """The largest adapter scale (metadata, and the one scale when there are no regions)."""
+        return max((person.scale for person in self.people), default=0.0)
+
+    @property
+    def lora_scale(self) -> float:
+        return FACEID_LORA_SCALE if self.active else 0.0
+
+    @property
+    def key(self) -> tuple:
+        """What a shared pipeline call must agree on: the layout, the boxes and each person's scale."""
+        if not self.active:
+            return ()
+        return tuple((person.box, round(person.scale, 6)) for person in self.people)
+
+
+NO_FACES = FacePlan()
+
+def plan_faces(identities, layout: str | None = None, expected_dim: int | None = None) -> FacePlan:
+    """From the request's identities (in token order) to what the adapter gets.
+
+    One live identity: that person everywhere, passed on bit for bit. Two or
+    more: each in its own region of ``layout`` (default ``columns``), or
+    ``blend`` for the old single mixed identity (``blend_identities``). A
+    person at weight 0 keeps their region empty of any identity.
+    """
+    people = [_person(item) for item in identities]
+    blend = blend_identities([(p.embedding, p.scale) for p in people], expected_dim=expected_dim)
+    if not blend.active:
+        return NO_FACES
+    strongest = max(people, key=lambda p: p.scale)
+    everywhere = FacePlan(
+        people=(Person(blend.embedding, blend.scale, None, strongest.face_crop, strongest.tune_id),),
+        layout="single" if len(people) == 1 else "blend",
+    )
+    if len(people) == 1:
+        return everywhere
+    name = layout or DEFAULT_LAYOUT
+    boxes = layout_boxes(name, len(people))
+    if boxes is None:
+        return everywhere
+    placed = tuple(
+        Person(_as_given_if_unit(p.embedding), p.scale, box, p.face_crop, p.tune_id)
+        for p, box in zip(people, boxes, strict=True)
+        if p.scale > 0
+    )
+    return FacePlan(people=placed, layout=name)
+
+
+def _as_given_if_unit(vector: np.ndarray) -> np.ndarray:
+    """A unit vector bit for bit (as blend_identities passes one person on); anything else normalised."""
+    given = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if abs(float(np.linalg.norm(given.astype(np.float64))) - 1.0) < 1e-6:
+        return given
+    return _unit(given.astype(np.float64)).astype(np.float32)
+
+
+def _person(item) -> Person:
+    if isinstance(item, Person):
+        return item
+    embedding = getattr(item, "embedding", None)
+    if embedding is not None:
+        return Person(
+            np.asarray(embedding, dtype=np.float32).reshape(-1),
+            float(item.weight),
+            None,
+            getattr(item, "face_crop", None),
+            getattr(item, "tune_id", None),
+        )
+    embedding, weight = item
+    return Person(np.asarray(embedding, dtype=np.float32).reshape(-1), float(weight), None)

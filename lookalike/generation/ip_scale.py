@@ -29,15 +29,20 @@ class TensorScaleIPProcessor(torch.nn.Module):
         self.original = original  # keeps to_k_ip / to_v_ip (and their weights) where they were
         weight = original.to_k_ip[0].weight
         self.register_buffer("scale_tensor", torch.zeros(len(original.to_k_ip), device=weight.device, dtype=weight.dtype))
+        self.per_person: list | None = None  # [[s1, s2, ...]] while regions are in use
 
-    def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
-        return self.__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+    def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                scale=1.0, ip_adapter_masks=None):
+        return self.__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb, scale, ip_adapter_masks)
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
+    # ``ip_adapter_masks`` is named: diffusers' Attention passes a processor only
+    # the keyword arguments its signature names, and masks must reach the fallback.
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 scale=1.0, ip_adapter_masks=None):
         plain = (
             isinstance(encoder_hidden_states, tuple)
             and attention_mask is None
-            and kwargs.get("ip_adapter_masks") is None
+            and ip_adapter_masks is None
             and attn.spatial_norm is None
             and attn.group_norm is None
             and not attn.norm_cross
@@ -45,8 +50,12 @@ class TensorScaleIPProcessor(torch.nn.Module):
             and attn.norm_k is None
         )
         if not plain:
-            self.original.scale = [float(s) for s in self.scale_tensor]
-            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+            # Several people: one scale per person's region (IpScaler.set kept them); else the tensor's.
+            self.original.scale = self.per_person or [float(s) for s in self.scale_tensor]
+            return self.original(
+                attn, hidden_states, encoder_hidden_states, attention_mask, temb, scale=scale,
+                ip_adapter_masks=ip_adapter_masks,
+            )
         text, ip_states = encoder_hidden_states
         residual = hidden_states
         hidden_states, map_shape = as_tokens(hidden_states)
@@ -86,7 +95,10 @@ class IpScaler:
     def __len__(self) -> int:
         return len(self.processors)
 
-    def set(self, scale: float) -> None:
+    def set(self, scale: float, per_person=None) -> None:
+        """The adapter's scale; ``per_person`` ([[s1, s2...]]) when each person has a region (masked fallback)."""
+        regions = per_person if isinstance(per_person, list) else None
         with torch.no_grad():
             for processor in self.processors:
                 processor.scale_tensor.fill_(scale)
+                processor.per_person = regions

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookalike.catalog.base_models import BaseModelSpec, SchedulerLora
+from lookalike.catalog.base_models import AdapterSpec, BaseModelSpec, SchedulerLora
 from lookalike.catalog.files import ModelPack, locate
 from lookalike.errors import ModelUnavailableError, UnsupportedBaseModelError
 from lookalike.generation.schedulers import make_scheduler
@@ -31,11 +31,13 @@ class ModelPaths:
     adapter_weight: str
     vae: Path | None = None
     single_file: bool = False
+    image_encoder: Path | None = None  # FaceID PlusV2's CLIP image encoder folder
 
 
-def model_paths(spec: BaseModelSpec, models_dir: Path) -> ModelPaths:
-    """Where the spec's files are; raises ``ModelUnavailableError`` naming the pull command."""
+def model_paths(spec: BaseModelSpec, models_dir: Path, adapter: AdapterSpec | None = None) -> ModelPaths:
+    """Where the spec's files are (with ``adapter`` instead of its default one); raises ``ModelUnavailableError`` naming the pull command."""
     models_dir = Path(models_dir)
+    adapter = adapter or spec.adapter
     if not spec.engine_supported:
         raise UnsupportedBaseModelError(
             f"Base model '{spec.id}' ({spec.name}) is catalogued but the engine cannot run it yet.",
@@ -45,19 +47,22 @@ def model_paths(spec: BaseModelSpec, models_dir: Path) -> ModelPaths:
     if source.kind == "builtin":
         from lookalike.catalog.tiny import ensure_tiny_model
 
-        base = ensure_tiny_model(models_dir)
+        base = ensure_tiny_model(models_dir, spec)
     else:
         locate(spec.pack, models_dir)
         if source.kind == "hub":
             base = models_dir / source.local_dir
         else:
             base = _user_path(spec, models_dir)
+        if adapter is not spec.adapter:
+            locate(spec.adapter_pack(adapter), models_dir)
     return ModelPaths(
         base=base,
-        adapter_dir=models_dir / spec.adapter.source.local_dir,
-        adapter_weight=spec.adapter.weight_name,
+        adapter_dir=models_dir / adapter.source.local_dir,
+        adapter_weight=adapter.weight_name,
         vae=models_dir / spec.vae.local_dir if spec.vae is not None else None,
         single_file=source.kind == "single_file",
+        image_encoder=models_dir / adapter.image_encoder.local_dir if adapter.image_encoder is not None else None,
     )
 
 
@@ -93,6 +98,7 @@ class LoadedPipeline:
     scheduler_config: dict[str, Any]
     embedding_dim: int
     compel: Any
+    adapter: AdapterSpec | None = None  # the FaceID adapter loaded (the spec's default or PlusV2)
     lock: threading.Lock = field(default_factory=threading.Lock)
     loaded_loras: set[str] = field(default_factory=set)
     active_loras: tuple[tuple[str, float], ...] | None = None  # None: unknown, set on first use
@@ -103,6 +109,28 @@ class LoadedPipeline:
     fuser: Any = None  # fusion.QkvFuser while self-attention q/k/v are fused
     preview_vae: Any = None  # the tiny VAE, loaded on first use
     ip_scaler: Any = None  # ip_scale.IpScaler while the adapter's scale lives in tensors
+    family: Any = None  # families.SD15Family or SDXLFamily
+    # Pipelines of other modes (img2img, inpaint, ControlNet) on the same modules, by (mode, controlnet id).
+    variants: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    controlnets: dict[str, Any] = field(default_factory=dict)  # loaded ControlNets by catalog id
+    # Users' LoRAs (trained tunes) loaded into this pipeline, least recently used first.
+    user_loras: OrderedDict[str, str] = field(default_factory=OrderedDict)  # adapter name -> file
+
+    def pipeline_for(self, mode: str, controlnet=None):
+        """The pipeline of ``mode`` ("txt2img", "img2img", "inpaint"), with ``controlnet`` if given.
+
+        Built once on the loaded pipeline's own modules (UNet with its adapter
+        and LoRAs, VAE, text encoders), so every mode sees the same identity,
+        scales and speed-ups.
+        """
+        if mode == "txt2img" and controlnet is None:
+            return self.pipe
+        key = (mode, None if controlnet is None else str(id(controlnet)))
+        variant = self.variants.get(key)
+        if variant is None:
+            variant = self.family.variant(self.pipe, mode, controlnet)
+            self.variants[key] = variant
+        return variant
 
     def ensure_scheduler_lora(self, lora: SchedulerLora, models_dir: Path) -> str:
         name = f"sched_{lora.scheduler}"
@@ -111,6 +139,43 @@ class LoadedPipeline:
             self.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
             self.loaded_loras.add(name)
         return name
+
+    def ensure_user_lora(self, name: str, path: str, *, keep: int, in_use: set[str]) -> str:
+        """Load a user's LoRA file under ``name`` once; keep at most ``keep`` such files loaded.
+
+        The least recently used ones not ``in_use`` by the current request are
+        deleted from the pipeline first, so a long-running worker serving many
+        trained tunes does not grow without bound.
+        """
+        if name in self.user_loras:
+            if self.user_loras[name] != str(path):
+                # Same tune, new file (retrained): the old weights must go.
+                self._delete_user_lora(name)
+            else:
+                self.user_loras.move_to_end(name)
+                return name
+        while len(self.user_loras) >= max(1, keep):
+            victim = next((n for n in self.user_loras if n not in in_use), None)
+            if victim is None:
+                break
+            self._delete_user_lora(victim)
+        if self.folder is not None:
+            # Folded deltas live in the base weights; PEFT must see the loaded originals before it wraps more layers.
+            self.folder.restore()
+            self.active_loras = None
+        file = Path(path)
+        self.pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=name)
+        self.loaded_loras.add(name)
+        self.user_loras[name] = str(path)
+        return name
+
+    def _delete_user_lora(self, name: str) -> None:
+        if self.folder is not None:
+            self.folder.restore()
+        self.pipe.delete_adapters([name])
+        self.loaded_loras.discard(name)
+        self.user_loras.pop(name, None)
+        self.active_loras = None
 
     def set_loras(self, wanted: tuple[tuple[str, float], ...]) -> None:
         """Activate exactly these (adapter name, weight) pairs; none at all disables LoRA layers.
@@ -155,17 +220,15 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> LoadedPipeline:
+def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype, adapter: AdapterSpec | None = None) -> LoadedPipeline:
     _quiet_libraries()
-    import torch
-    from compel import Compel
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL
 
-    # diffusers' pipeline, except that the adapter input is one row per image (batches of people).
-    from lookalike.generation.batched_pipeline import PerImageAdapterPipeline as StableDiffusionPipeline
+    from lookalike.generation.families import family_of
 
-    paths = model_paths(spec, models_dir)
+    family = family_of(spec)
+    adapter = adapter or spec.adapter
+    paths = model_paths(spec, models_dir, adapter)
     weight_file = paths.adapter_dir / paths.adapter_weight
     if not weight_file.is_file():
         raise ModelUnavailableError(
@@ -174,9 +237,10 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> Loade
             details={"model": spec.id, "missing": str(weight_file)},
         )
     if paths.single_file:
-        pipe = StableDiffusionPipeline.from_single_file(
-            str(paths.base), torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
-        )
+        from lookalike.generation.single_file import load_single_file
+
+        # Offline, with the entry's config folder or the family's bundled one.
+        pipe, single_file_config = load_single_file(family.pipeline_class(), spec, paths.base, models_dir, dtype)
         if paths.vae is not None:
             pipe.vae = AutoencoderKL.from_pretrained(str(paths.vae), torch_dtype=dtype, local_files_only=True)
     else:
@@ -186,25 +250,12 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> Loade
             if paths.vae is not None
             else AutoencoderKL.from_pretrained(base, subfolder="vae", torch_dtype=dtype, local_files_only=True)
         )
-        # Built from components rather than from_pretrained(folder) so that the
-        # safety checker and feature extractor are not required on disk.
-        pipe = StableDiffusionPipeline(
-            vae=vae,
-            text_encoder=CLIPTextModel.from_pretrained(
-                base, subfolder="text_encoder", dtype=dtype, local_files_only=True
-            ),
-            tokenizer=CLIPTokenizer.from_pretrained(base, subfolder="tokenizer", local_files_only=True),
-            unet=UNet2DConditionModel.from_pretrained(
-                base, subfolder="unet", torch_dtype=dtype, local_files_only=True
-            ),
-            scheduler=make_scheduler("ddim", _read_scheduler_config(paths.base)),
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
+        pipe = family.load_components(
+            paths.base, vae, make_scheduler("ddim", _read_scheduler_config(paths.base)), dtype
         )
-    scheduler_config = (
-        _read_scheduler_config(paths.base) if not paths.single_file else dict(pipe.scheduler.config)
-    )
+    scheduler_config = _read_scheduler_config(single_file_config if paths.single_file else paths.base)
+    if paths.image_encoder is not None:
+        _add_image_encoder(pipe, paths.image_encoder, dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     pipe.load_ip_adapter(
@@ -215,12 +266,8 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> Loade
         local_files_only=True,
     )
     loaded_loras = {FACEID_ADAPTER_NAME} if FACEID_ADAPTER_NAME in getattr(pipe.unet, "peft_config", {}) else set()
-    compel = Compel(
-        tokenizer=pipe.tokenizer,
-        text_encoder=pipe.text_encoder,
-        truncate_long_prompts=False,
-        dtype_for_device_getter=lambda _device: dtype,
-    )
+    import torch
+
     projection = pipe.unet.encoder_hid_proj.image_projection_layers[0]
     return LoadedPipeline(
         spec=spec,
@@ -229,8 +276,28 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype) -> Loade
         pipe=pipe,
         scheduler_config=scheduler_config,
         embedding_dim=_input_dim(projection, torch),
-        compel=compel,
+        compel=family.text_conditioning(pipe, dtype),
         loaded_loras=loaded_loras,
+        family=family,
+        adapter=adapter,
+    )
+
+
+def _add_image_encoder(pipe, folder: Path, dtype) -> None:
+    """FaceID PlusV2's CLIP image encoder and the feature extractor sized for it, as ``load_ip_adapter`` pairs them."""
+    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+    if not (Path(folder) / "config.json").is_file():
+        raise ModelUnavailableError(
+            f"The CLIP image encoder FaceID PlusV2 needs is not in {folder}.",
+            hint="Run `lookalike models pull` for the base model's PlusV2 pack (`lookalike models list`).",
+            details={"missing": str(folder)},
+        )
+    encoder = CLIPVisionModelWithProjection.from_pretrained(str(folder), dtype=dtype, local_files_only=True)
+    size = encoder.config.image_size
+    pipe.register_modules(
+        image_encoder=encoder,
+        feature_extractor=CLIPImageProcessor(size=size, crop_size=size),
     )
 
 
@@ -256,11 +323,12 @@ class PipelineCache:
         self.models_dir = Path(models_dir)
         self.max_entries = max(1, max_entries)
         self.loads = 0
-        self._entries: OrderedDict[tuple[str, str, str], LoadedPipeline] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str, str], LoadedPipeline] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, spec: BaseModelSpec, device, dtype) -> LoadedPipeline:
-        key = (spec.id, str(device), str(dtype))
+    def get(self, spec: BaseModelSpec, device, dtype, adapter: AdapterSpec | None = None) -> LoadedPipeline:
+        adapter = adapter or spec.adapter
+        key = (spec.id, adapter.id, str(device), str(dtype))
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -270,7 +338,7 @@ class PipelineCache:
             while len(self._entries) >= self.max_entries:
                 _, evicted = self._entries.popitem(last=False)
                 _release(evicted)
-            entry = load_pipeline(spec, self.models_dir, device, dtype)
+            entry = load_pipeline(spec, self.models_dir, device, dtype, adapter)
             self.loads += 1
             self._entries[key] = entry
             return entry
@@ -290,5 +358,7 @@ def _release(entry: LoadedPipeline) -> None:
 
     with entry.lock:
         entry.pipe = None
+        entry.variants.clear()
+        entry.controlnets.clear()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

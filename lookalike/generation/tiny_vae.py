@@ -3,8 +3,10 @@
 The full SD1.5 VAE decoder costs about 2.5 TFLOP per 512x512 image, three
 times a UNet step; TAESD decodes the same latents in a small fraction of
 that, with softer detail (the measured cost in quality is in
-docs/GENERATION.md). TAESD reads the latents as the UNet produces them
-(already multiplied by the VAE's scaling factor), so they go in unscaled.
+docs/GENERATION.md). TAESD reads the latents as the UNet produces them:
+they are divided by TAESD's own ``scaling_factor`` (1.0 in madebyollin/taesd),
+as diffusers' pipelines do when ``pipe.vae`` is an ``AutoencoderTiny``
+(tests/conformance/test_taesd.py checks it against exactly that).
 
 Its weights are the catalog's ``taesd`` pack, found by the same ``locate``
 as every model: offline and missing, it is a ``ModelUnavailableError``
@@ -36,5 +38,5 @@ def decode_latents(loaded, tiny_vae, latents):
     import torch
 
     with torch.inference_mode():
-        images = tiny_vae.decode(latents.to(tiny_vae.dtype)).sample
+        images = tiny_vae.decode(latents.to(tiny_vae.dtype) / tiny_vae.config.scaling_factor).sample
     return loaded.pipe.image_processor.postprocess(images, output_type="pil", do_denormalize=[True] * len(images))

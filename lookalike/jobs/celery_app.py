@@ -1,4 +1,5 @@
-"""The Celery application: broker settings and the one task, ``lookalike.run_prompt(prompt_id)``.
+"""The Celery application: broker settings and the two tasks, ``lookalike.run_prompt(prompt_id)`` and
+``lookalike.train_tune(tune_id)`` (on its own queue, ``LOOKALIKE_CELERY_TRAIN_QUEUE``).
 
 The message carries only the prompt id; the database row is the truth (what
 to run, whether it already ran). Imported only in Celery mode: the default
@@ -14,13 +15,20 @@ from celery import Celery
 from lookalike.config import Settings
 
 TASK_NAME = "lookalike.run_prompt"
+TRAIN_TASK_NAME = "lookalike.train_tune"
 
 
-def make_celery(settings: Settings, run_prompt: Callable[[int], str] | None = None) -> Celery:
-    """The app for publishing (API servers) or, given ``run_prompt``, for consuming (workers)."""
+def make_celery(
+    settings: Settings,
+    run_prompt: Callable[[int], str] | None = None,
+    train_tune: Callable[[int], str] | None = None,
+) -> Celery:
+    """The app for publishing (API servers) or, given ``run_prompt`` / ``train_tune``, for consuming (workers)."""
     app = Celery("lookalike", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_default_queue=settings.celery_queue,
+        # Trainings take minutes: their own queue, so workers can be given to them alone.
+        task_routes={TRAIN_TASK_NAME: {"queue": settings.celery_train_queue}},
         # Acknowledge after the run, not before: a worker killed mid-job
         # leaves the message unacknowledged, and Redis hands it out again.
         task_acks_late=True,
@@ -49,12 +57,25 @@ def make_celery(settings: Settings, run_prompt: Callable[[int], str] | None = No
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )
-    if run_prompt is not None:
+    if run_prompt is not None or train_tune is not None:
         from lookalike.jobs.celery_watchdog import StalledConsumerWatchdog
 
         app.steps["consumer"].add(StalledConsumerWatchdog)
+    if run_prompt is not None:
         app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(run_prompt)
+    if train_tune is not None:
+        app.task(name=TRAIN_TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(train_tune)
     return app
+
+
+def publish_training(app: Celery, tune_id: int) -> None:
+    """Hand one LoRA training to the broker's train queue (routed there by ``task_routes``)."""
+    app.send_task(
+        TRAIN_TASK_NAME,
+        args=[tune_id],
+        retry=True,
+        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+    )
 
 
 def publish(app: Celery, prompt_id: int) -> None:

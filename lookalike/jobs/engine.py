@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from lookalike.errors import ModelUnavailableError, NotFoundError, UnknownTuneError
 from lookalike.execution.context import RunContext
+from lookalike.execution.input_image import InputImageRef
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PromptSpec:
     text: str
     negative_prompt: str
     options: dict[str, Any] = field(default_factory=dict)
+    input_image: InputImageRef | None = None  # img2img / ControlNet: the stored image (or its bytes, at POST)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class OutputImage:
     height: int
     identity_score: float | None = None
     postprocess: str | None = None  # what the finishing steps did, when any was asked for
+    identity_scores: list[dict] | None = None  # several people: each one's face and likeness
 
 
 # on_progress(step, steps, image, images, finishing_step=None): jobs/progress.py says what each means.
@@ -104,6 +107,7 @@ class RunnerEngine:
                 negative_prompt=spec.negative_prompt,
                 options=dict(spec.options),
                 base_model=spec.base_model,
+                input_image=spec.input_image,
             )
         except NotFoundError as exc:
             # The URL's tune was checked before; a missing tune here is one
@@ -149,6 +153,7 @@ def _output(image: Any) -> OutputImage:
         height=height,
         identity_score=None if score is None else float(score),
         postprocess=_postprocess_summary(image),
+        identity_scores=getattr(image, "identity_scores", None),
     )
 
 

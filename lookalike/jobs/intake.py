@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lookalike.errors import InvalidFieldError, LookalikeError
+from lookalike.errors import InvalidFieldError, LookalikeError, UnsupportedFieldError
 from lookalike.jobs.callbacks import CallbackDispatcher, check_callback_url
 from lookalike.jobs.submit import PromptService
 from lookalike.net.safe_fetch import FetchPolicy, fetch_images
@@ -25,6 +26,10 @@ from lookalike.store.ids import FIRST_USER_TUNE_ID
 from lookalike.store.tables import PromptRow
 from lookalike.tunes.service import TuneService
 from lookalike.tunes.views import family_branch
+
+if TYPE_CHECKING:
+    from lookalike.config import Settings
+    from lookalike.training.presets import PresetCatalog
 
 # In a prompts_attributes text, where the new tune's id goes.
 TUNE_ID_PLACEHOLDER = "{tune_id}"
@@ -47,6 +52,9 @@ class TuneIntake:
     title_idempotent: bool
     public_url: str
     link: Callable[[str], str]
+    # LoRA tunes: the training presets (read at start) and the settings that bound a training.
+    presets: Callable[[], PresetCatalog] | None = None
+    settings: Settings | None = None
 
     def create(
         self,
@@ -60,15 +68,20 @@ class TuneIntake:
 
         ``prompts_attributes`` texts may name the new tune as ``{tune_id}``;
         one with no ``<faceid>`` token gets ``<faceid:{tune_id}:1>`` in front
-        (a prompt queued with a FaceID tune is for that face). With an
+        (a prompt queued with a FaceID tune is for that face), or on a LoRA
+        tune ``<lora:{tune_id}:W>`` (W: its ``lora_scale``, else 1), and waits
+        for the training. A LoRA tune's callback goes out when its training
+        ends, not now. With an
         ``idempotency_key``, a retry of the same request returns the first
         tune and queues nothing again. ``extra_prompts(tune_id)`` gives more
         prompts to queue after those (a pack's); the caller checks them first.
         """
         callback = self._callback(request.callback, "callback")
+        lora = request.model_type == "lora"
         for index, fields in enumerate(request.prompts_attributes):
-            self._prompt(index, fields, FIRST_USER_TUNE_ID)  # checked now: a bad one makes nothing
+            self._prompt(index, fields, FIRST_USER_TUNE_ID, lora=lora)  # checked now: a bad one makes nothing
         self.tunes.check_count(len(request.images) or len(request.image_urls))
+        plan = self._training_plan(request) if lora else None
         request_hash = _request_hash(request)
         replay = self._replay(account_id, request, idempotency_key, request_hash)
         if replay is not None:
@@ -82,6 +95,8 @@ class TuneIntake:
             token=request.token,
             branch=self._branch(request),
         )
+        if plan is not None:
+            create.update(model_type="lora", training_plan=plan, training_callback=callback)
         if idempotency_key:
             tune, created = self.tunes.create_keyed(
                 title=request.title, idempotency_key=idempotency_key, request_hash=request_hash, **create
@@ -92,11 +107,14 @@ class TuneIntake:
             tune, created = self.tunes.create(title=request.title, **create), True
         if not created:
             return NewTune(tune, False, [])
-        planned = [(index, self._prompt(index, fields, tune["id"])) for index, fields in enumerate(request.prompts_attributes)]
+        planned = [
+            (index, self._prompt(index, fields, tune["id"], lora=lora))
+            for index, fields in enumerate(request.prompts_attributes)
+        ]
         if extra_prompts is not None:
             planned += [(None, prompt) for prompt in extra_prompts(tune["id"])]
         queued = self._queue_all(account_id, tune["id"], planned)
-        if callback:
+        if callback and (plan is None or tune["trained_at"] is not None):
             self.callbacks().enqueue(
                 account_id=account_id,
                 url=callback,
@@ -137,13 +155,25 @@ class TuneIntake:
             return None
         return check_callback_url(url, allow_private=self.allow_private_callbacks, field=field)
 
-    def _prompt(self, index: int, fields: dict[str, Any], tune_id: int) -> PromptCreate:
+    def _prompt(self, index: int, fields: dict[str, Any], tune_id: int, *, lora: bool = False) -> PromptCreate:
         """One of ``prompts_attributes`` for tune ``tune_id``, its errors named as sent."""
         text = fields.get("text")
+        scale = fields.get("lora_scale")
+        if scale not in (None, ""):
+            if not lora:
+                raise UnsupportedFieldError(
+                    "lora_scale is the weight of a LoRA tune's <lora> token; this tune is a FaceID tune.",
+                    field=_attribute_field(index, "lora_scale"),
+                )
+            scale = _lora_scale(index, scale)
+        fields = {k: v for k, v in fields.items() if k != "lora_scale"}
         if isinstance(text, str):
             text = text.replace(TUNE_ID_PLACEHOLDER, str(tune_id))
             try:
-                if not parse_prompt(text).tokens:
+                parsed = parse_prompt(text)
+                if lora and not parsed.loras:
+                    text = f"<lora:{tune_id}:{scale if scale is not None else 1:g}> {text}"
+                elif not lora and not parsed.tokens:
                     text = f"<faceid:{tune_id}:1> {text}"
             except LookalikeError as exc:
                 exc.field = _attribute_field(index, exc.field)
@@ -154,6 +184,49 @@ class TuneIntake:
         except LookalikeError as exc:
             exc.field = _attribute_field(index, exc.field)
             raise
+
+    def _training_plan(self, request: TuneCreate) -> dict[str, Any]:
+        """The LoRA tune's training plan (training/plan.py), checked now: preset, steps, token, base model, files."""
+        from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
+        from lookalike.errors import ModelUnavailableError, UnsupportedBaseModelError
+        from lookalike.execution.readiness import missing_packs, needed_packs
+        from lookalike.training.plan import make_plan
+
+        if self.presets is None or self.settings is None:
+            raise UnsupportedFieldError("This server does not train LoRA tunes.", field="model_type")
+        spec = get_base_model(request.base_tune_id if request.base_tune_id not in (None, "") else DEFAULT_BASE_MODEL_ID)
+        if not spec.engine_supported:
+            raise UnsupportedBaseModelError(
+                f"Base model {spec.id} is catalogued but the engine cannot run it yet, so a LoRA on it could not be used.",
+                field="base_tune_id",
+            )
+        if request.branch != "fast":
+            missing = list(
+                missing_packs(needed_packs(spec, scheduler=None, adapter_encoder=False, tiny_vae=False), self.settings)
+            )
+            if missing:
+                commands = " and ".join(f"`lookalike models pull {m}`" for m in missing)
+                raise ModelUnavailableError(
+                    f"Training on {spec.id} needs models that are not in {self.settings.models_dir}: {', '.join(missing)}.",
+                    hint=f"Run {commands} on a machine with internet access.",
+                    details={"missing": missing},
+                )
+        photos = len(request.images) or len(request.image_urls)
+        plan = make_plan(
+            self.presets().get(request.preset),
+            base_model=spec.id,
+            family=spec.family,
+            resolution=spec.native_size,
+            photos=photos,
+            class_name=(request.name or "").strip().lower(),
+            # Chosen now and kept, so a resumed training draws what the first run would have.
+            seed=secrets.randbelow(2**31),
+            token=request.token,
+            steps=request.steps,
+            face_crop=request.face_crop,
+            max_steps=self.settings.training_max_steps,
+        )
+        return plan.to_dict()
 
     def _fetch(self, urls: list[str]) -> list[Upload]:
         fetched = fetch_images(urls, self.fetch_policy)
@@ -176,6 +249,22 @@ class TuneIntake:
         return None
 
 
+def _lora_scale(index: int, value: Any) -> float:
+    from lookalike.prompts.numbers import parse_decimal
+    from lookalike.prompts.syntax import MAX_LORA_WEIGHT, MIN_LORA_WEIGHT
+
+    try:
+        scale = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else parse_decimal(str(value))
+    except ValueError:
+        scale = float("nan")
+    if not (MIN_LORA_WEIGHT <= scale <= MAX_LORA_WEIGHT):
+        raise InvalidFieldError(
+            f"lora_scale {value!r} is not a number from {MIN_LORA_WEIGHT:g} to {MAX_LORA_WEIGHT:g}.",
+            field=_attribute_field(index, "lora_scale"),
+        )
+    return scale
+
+
 def _attribute_field(index: int, field: str | None) -> str:
     # Named as sent, in full: fields_named_as_sent leaves a bracketed name alone.
     name = (field or "text").removeprefix("prompt[").removesuffix("]")
@@ -184,7 +273,17 @@ def _attribute_field(index: int, field: str | None) -> str:
 
 def _request_hash(request: TuneCreate) -> str:
     """What makes two creates the same request: every field, and uploaded photos by their bytes (not names)."""
-    fields = request.model_dump(exclude={"images"}, mode="json")
+    from pydantic import TypeAdapter
+
+    fields = request.model_dump(exclude={"images", "prompts_attributes"}, mode="json")
+    # A prompt's input image, like the photos, counts by its bytes (raw bytes are not JSON).
+    fields["prompts_attributes"] = TypeAdapter(list[dict[str, Any]]).dump_python(
+        [
+            {k: {"sha256": hashlib.sha256(v.data).hexdigest()} if isinstance(v, Upload) else v for k, v in item.items()}
+            for item in request.prompts_attributes
+        ],
+        mode="json",
+    )
     fields["photos"] = [hashlib.sha256(photo.data).hexdigest() for photo in request.images]
     canonical = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -15,7 +15,9 @@ from lookalike.store.blobs import BlobStore
 from lookalike.store.tables import PromptImageRow, PromptRow, utcnow
 
 QUEUED, PROCESSING, SUCCEEDED, FAILED = "queued", "processing", "succeeded", "failed"
-STATUSES = (QUEUED, PROCESSING, SUCCEEDED, FAILED)
+# Names a LoRA tune still training: queued once it is trained (jobs/trainings.py), failed if its training fails.
+WAITING = "waiting"
+STATUSES = (WAITING, QUEUED, PROCESSING, SUCCEEDED, FAILED)
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,19 @@ class NewPrompt:
     callback: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # img2img / ControlNet: the input image's bytes as received and its file extension.
+    input_image: tuple[bytes, str] | None = None
+    # QUEUED, or WAITING for the LoRA tunes it names to finish training.
+    status: str = QUEUED
 
 
 def blob_prefix(prompt_id: int) -> str:
     return f"prompts/{prompt_id}"
+
+
+def input_image_key(prompt_id: int, extension: str) -> str:
+    """Beside the prompt's images, so it goes with them (delete, orphan sweep); not an ``a{n}`` attempt folder."""
+    return f"{blob_prefix(prompt_id)}/input.{extension}"
 
 
 @dataclass
@@ -50,7 +61,7 @@ class PromptStore:
             text=new.text,
             negative_prompt=new.negative_prompt,
             options=new.options,
-            status=QUEUED,
+            status=new.status,
             callback=new.callback,
             idempotency_key=new.idempotency_key,
             request_hash=new.request_hash,
@@ -60,17 +71,44 @@ class PromptStore:
         )
         with self.sessions() as session:
             session.add(row)
+            written: list[int] = []
             try:
+                if new.input_image is not None:
+                    written.append(self._store_input(session, row, *new.input_image))
                 session.commit()
             except IntegrityError:
                 # Two requests with one Idempotency-Key raced; the first one won.
                 session.rollback()
+                for prompt_id in written:
+                    self.blobs.delete_prefix(blob_prefix(prompt_id))
                 existing = self.find_by_idempotency_key(new.account_id, new.idempotency_key or "")
                 if existing is None:
                     raise
                 return existing, False
+            except BaseException:
+                session.rollback()
+                for prompt_id in written:
+                    self.blobs.delete_prefix(blob_prefix(prompt_id))
+                raise
             row.images = []
             return row, True
+
+    def _store_input(self, session: Session, row: PromptRow, data: bytes, extension: str) -> int:
+        """Write the input image under the row's id before the commit that makes the row visible to workers.
+
+        The flush takes the id (a duplicate Idempotency-Key fails here, before
+        any file is written). A process killed between the file and the commit
+        leaves a folder no row claims, which the orphan sweep removes.
+        """
+        session.flush()
+        prompt_id = row.id
+        # Only a create that never committed can have left files here (SQLite
+        # hands out a rolled-back insert's id again): start from a clean folder.
+        self.blobs.delete_prefix(blob_prefix(prompt_id))
+        key = input_image_key(prompt_id, extension)
+        self.blobs.put(key, data)
+        row.options = {**row.options, "input_image": {**row.options.get("input_image", {}), "key": key}}
+        return prompt_id
 
     def find_by_idempotency_key(self, account_id: int, key: str) -> PromptRow | None:
         with self.sessions() as session:
@@ -185,9 +223,11 @@ def image_row(
     height: int,
     score: float | None,
     postprocess: str | None = None,
+    identity_scores: list[dict] | None = None,
 ) -> PromptImageRow:
     return PromptImageRow(
         postprocess=postprocess,
+        identity_scores=identity_scores,
         position=position,
         blob_key=f"{blob_prefix(prompt_id)}/{position}.png",
         seed=seed,

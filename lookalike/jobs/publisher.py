@@ -10,7 +10,8 @@ that the broker may have lost them. Any repeat is harmless: the claim in
 jobs/queue.py lets one delivery run a prompt and the others do nothing.
 
 It stands where the in-process ``Worker`` stands in the API context (start,
-wake, stop, state, ready), so the routes do not know which mode runs.
+wake, stop, state, ready), so the routes do not know which mode runs. LoRA
+trainings go out the same way, to the broker's train queue.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lookalike.errors import BrokerUnavailableError
 from lookalike.jobs.queue import JobQueue
 from lookalike.jobs.worker import READY, STOPPED, WorkerState, warm_up
+
+if TYPE_CHECKING:
+    from lookalike.jobs.trainings import TrainingQueue
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,9 @@ class Publisher:
     sweep_interval_s: float = 5.0
     republish_after_s: float = 900.0
     state: PublisherState = field(default_factory=PublisherState)
+    # LoRA trainings and how to hand one to the train queue; None: trainings are not published.
+    trainings: TrainingQueue | None = None
+    publish_training: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         self._wake = threading.Event()
@@ -71,17 +79,25 @@ class Publisher:
         self.state.phase = STOPPED
 
     def sweep(self) -> int:
-        """Publish what is due; returns how many went out. Stops at the first refusal."""
-        due = self.queue.due_for_publishing(republish_after_s=self.republish_after_s)
+        """Publish what is due (prompts, then trainings); returns how many went out. Stops at the first refusal."""
+        due = [
+            (self.queue, self.publish, prompt_id)
+            for prompt_id in self.queue.due_for_publishing(republish_after_s=self.republish_after_s)
+        ]
+        if self.trainings is not None and self.publish_training is not None:
+            due += [
+                (self.trainings, self.publish_training, tune_id)
+                for tune_id in self.trainings.due_for_publishing(republish_after_s=self.republish_after_s)
+            ]
         sent = 0
-        for index, prompt_id in enumerate(due):
+        for index, (_table, publish, prompt_id) in enumerate(due):
             try:
-                self.publish(prompt_id)
+                publish(prompt_id)
             except Exception as exc:
                 # Broker down (kombu/redis raise their own types): every
                 # prompt not sent yet is marked unpublished, for the next sweep.
-                for unsent in due[index:]:
-                    self.queue.mark_published(unsent, None)
+                for unsent_table, _, unsent in due[index:]:
+                    unsent_table.mark_published(unsent, None)
                 if self.state.broker != "unavailable":
                     log.warning("broker unavailable, %d prompt(s) wait in the database: %s", len(due) - index, exc)
                 error = BrokerUnavailableError(f"The broker did not take prompt {prompt_id}: {type(exc).__name__}: {exc}")
@@ -108,9 +124,11 @@ class Publisher:
         warm_up(self.state, self.warmup)
 
 
-def celery_publisher(settings, queue: JobQueue, *, warmup: Callable[[], None]) -> Publisher:
+def celery_publisher(
+    settings, queue: JobQueue, *, warmup: Callable[[], None], trainings: TrainingQueue | None = None
+) -> Publisher:
     """The Publisher wired to a Celery app on the settings' broker (celery imported here, not before)."""
-    from lookalike.jobs.celery_app import make_celery, publish
+    from lookalike.jobs.celery_app import make_celery, publish, publish_training
 
     app = make_celery(settings)
     return Publisher(
@@ -119,4 +137,6 @@ def celery_publisher(settings, queue: JobQueue, *, warmup: Callable[[], None]) -
         warmup=warmup,
         sweep_interval_s=settings.sweep_interval_s,
         republish_after_s=settings.republish_after_s,
+        trainings=trainings,
+        publish_training=lambda tune_id: publish_training(app, tune_id),
     )

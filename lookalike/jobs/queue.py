@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from lookalike.execution.input_image import InputImageRef
 from lookalike.jobs.engine import OutputImage, PromptSpec
 from lookalike.jobs.prompts import FAILED, PROCESSING, QUEUED, SUCCEEDED, blob_prefix, image_row
 from lookalike.store.blobs import BlobStore
@@ -43,6 +44,8 @@ def spec_of(row: PromptRow) -> PromptSpec:
         text=row.text,
         negative_prompt=row.negative_prompt,
         options=dict(options.get("resolved", {})),
+        # Read again from the blob store by whichever worker runs it (after a restart, on another machine).
+        input_image=InputImageRef.from_record(options.get("input_image")),
     )
 
 
@@ -116,6 +119,13 @@ class JobQueue:
     def depth(self) -> int:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).where(PromptRow.status == QUEUED)) or 0)
+
+    def queued_ids(self, limit: int = 20) -> list[int]:
+        """The oldest queued prompts' ids: what a Celery worker runs between two training steps (claimed by id)."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(PromptRow.id).where(PromptRow.status == QUEUED).order_by(PromptRow.id).limit(limit))
+            )
 
     # -- workers in other processes (Celery): claim by id with a lease ------------
 
@@ -254,6 +264,7 @@ class JobQueue:
                 height=image.height,
                 score=image.identity_score,
                 postprocess=image.postprocess,
+                identity_scores=getattr(image, "identity_scores", None),
             )
             row.blob_key = f"{prefix}/{position}.png"
             self.blobs.put(row.blob_key, image.png)

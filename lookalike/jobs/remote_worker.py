@@ -3,7 +3,11 @@
 Each delivery claims its prompt with a lease (jobs/queue.py) and renews it
 while the prompt runs. A delivery for a prompt that is finished, deleted, or
 held by a live worker does nothing, so the broker may deliver a message as
-often as it likes: the prompt still runs to one visible result.
+often as it likes: the prompt still runs to one visible result. LoRA
+trainings arrive the same way on the train queue (jobs/training_run.py); a
+worker that also takes the prompt queue runs the prompts queued meanwhile
+between two training steps, claimed by id exactly as their own delivery
+would (which then finds them finished and does nothing).
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lookalike.jobs.execute import Claimed, PromptExecutor
 from lookalike.jobs.queue import CLAIMED, JobQueue
+
+if TYPE_CHECKING:
+    from lookalike.jobs.training_run import TrainingRunner
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,10 @@ class RemoteWorker:
     lease_s: float
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     processed: int = 0
+    # LoRA trainings (the train queue); None: this process trains nothing.
+    training: TrainingRunner | None = None
+    # Whether this worker takes the prompt queue too (then it runs prompts between training steps).
+    runs_prompts: bool = True
 
     def run(self, prompt_id: int) -> str:
         """Run one delivery of a prompt; returns what happened (for the Celery log)."""
@@ -80,3 +92,15 @@ class RemoteWorker:
             (done,) = self.executor.execute([Claimed(claim.row, claim.attempt)])
         self.processed += 1
         return "superseded" if done is None else done.status
+
+    def train(self, tune_id: int) -> str:
+        """Run one delivery of a LoRA training; what happened (for the Celery log)."""
+        if self.training is None:
+            raise RuntimeError("this worker was built without a training runner")
+        between = self.run_queued_prompts if self.runs_prompts else (lambda: None)
+        return self.training.run(tune_id, run_between=between)
+
+    def run_queued_prompts(self) -> None:
+        """Every prompt queued now, oldest first, each claimed by id with a lease (between training steps)."""
+        for prompt_id in self.queue.queued_ids():
+            self.run(prompt_id)

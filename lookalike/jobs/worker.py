@@ -2,6 +2,9 @@
 
 One thread because one accelerator runs one pipeline at a time; more
 throughput comes from more worker processes (later: Celery), not threads.
+When no prompt is queued it trains the oldest queued LoRA tune, one at a
+time, and between two training steps it runs every prompt queued meanwhile:
+prompts first, so a training of minutes never holds a prompt back.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lookalike.errors import LookalikeError
 from lookalike.jobs.execute import Claimed, PromptExecutor
 from lookalike.jobs.queue import JobQueue
 from lookalike.store.tables import PromptRow
+
+if TYPE_CHECKING:
+    from lookalike.jobs.training_run import TrainingRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,8 @@ class WorkerState:
     current_prompt: int | None = None
     processed: int = 0
     requeued_at_start: int = 0
+    current_training: int | None = None
+    trainings: int = 0
 
 
 @dataclass
@@ -39,6 +48,8 @@ class Worker:
     warmup: Callable[[], None]
     poll_s: float = 2.0
     state: WorkerState = field(default_factory=WorkerState)
+    # LoRA trainings (jobs/training_run.py), run when no prompt waits; None: this worker trains nothing.
+    training: TrainingRunner | None = None
 
     def __post_init__(self) -> None:
         self._batch_limit: int | None = None  # asked of the engine once, after warm-up
@@ -70,11 +81,17 @@ class Worker:
         self.state.requeued_at_start = self.queue.requeue_interrupted()
         if self.state.requeued_at_start:
             log.info("requeued %d prompt(s) interrupted by the last stop", self.state.requeued_at_start)
+        if self.training is not None:
+            interrupted = self.training.trainings.requeue_interrupted()
+            if interrupted:
+                log.info("requeued %d training(s) interrupted by the last stop; they resume from checkpoints", interrupted)
         self._warm()
         while not self._stop.is_set():
             try:
                 row = self.queue.claim_next()
                 if row is None:
+                    if self._train_one():
+                        continue
                     self._wake.wait(self.poll_s)
                     self._wake.clear()
                     continue
@@ -87,6 +104,29 @@ class Worker:
 
     def _warm(self) -> None:
         warm_up(self.state, self.warmup)
+
+    def _train_one(self) -> bool:
+        """Train the oldest queued LoRA tune, running queued prompts between its steps; whether there was one."""
+        if self.training is None:
+            return False
+        claim = self.training.trainings.claim_next(worker=self.training.name, lease_s=self.training.lease_s)
+        if claim is None:
+            return False
+        self.state.current_training = claim.tune_id
+        try:
+            self.training.run_claim(claim, stop=self._stop, run_between=self._run_queued_prompts)
+        finally:
+            self.state.current_training = None
+            self.state.trainings += 1
+        return True
+
+    def _run_queued_prompts(self) -> None:
+        """Every prompt queued now, oldest first (called between two training steps)."""
+        while not self._stop.is_set():
+            row = self.queue.claim_next()
+            if row is None:
+                return
+            self._process(self._companions(row))
 
     def _companions(self, row: PromptRow) -> list[PromptRow]:
         """``row`` plus queued prompts that can share its generation call (jobs/batching.py)."""

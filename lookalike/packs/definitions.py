@@ -77,7 +77,13 @@ class PackPrompt(BaseModel):
             if name in self.options():
                 raise PackFieldError(name, f"{name} is given by the request (tune[prompt_attributes][{name}]), not by the pack.")
         try:
-            tokens = parse_prompt(self._fill(SAMPLE_TUNE_ID, None)).tokens
+            parsed = parse_prompt(self._fill(SAMPLE_TUNE_ID, None))
+            for lora in parsed.loras:
+                raise InvalidFieldError(
+                    f"Unsupported token {lora.raw!r} in a pack prompt: packs make FaceID tunes, which have no LoRA.",
+                    field="text",
+                )
+            tokens = parsed.tokens
             for token in tokens:
                 if token.tune_id != str(SAMPLE_TUNE_ID):
                     raise InvalidFieldError(

@@ -1,4 +1,4 @@
-"""Finishing steps after generation: face swap, face correct, super resolution.
+"""Finishing steps after generation: face swap, face correct, super resolution, colour grading, film grain.
 
 Each step is a module with the same small contract (``base.PostProcessor``);
 ``pipeline`` picks them from the prompt's flags and runs them in order.

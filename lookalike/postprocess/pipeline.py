@@ -4,9 +4,12 @@
     check_steps(steps, context)                    # before generating: fail fast
     image, records = apply(steps, image, context)  # per generated image
 
-Order is fixed: face swap, face correct, super resolution. Swapping first
-lets restoration clean the swap's seams; upscaling last keeps the face steps
-at the generator's resolution, where the detector and networks are fast.
+Order is fixed: face swap, face correct, super resolution, colour grading,
+film grain. Swapping first lets restoration clean the swap's seams;
+upscaling after the face steps keeps them at the generator's resolution,
+where the detector and networks are fast; the looks come last, at the
+delivered size: the grade of the final pixels, then grain that nothing
+resamples or tints.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from PIL import Image
 from lookalike.config import Settings
 from lookalike.postprocess.base import PostprocessContext, PostProcessor
 
-ORDER = ("face_swap", "face_correct", "super_resolution")
+ORDER = ("face_swap", "face_correct", "super_resolution", "color_grading", "film_grain")
+_SWITCHES = ("face_swap", "face_correct", "super_resolution", "film_grain")
 
 
 @dataclass(frozen=True)
@@ -29,21 +33,30 @@ class PostprocessFlags:
     face_swap: bool = False
     face_correct: bool = False
     super_resolution: bool = False
+    color_grading: str | None = None  # a look's name (Astria's spelling), or None
+    film_grain: bool = False
+    # Why face swap is recorded as skipped instead of run (an illustration style), when it is.
+    face_swap_skipped: str | None = None
 
     @classmethod
     def from_options(cls, options: Any) -> PostprocessFlags:
-        """From any object or mapping with the three prompt fields (GenerationOptions, a form)."""
+        """From any object or mapping with the prompt's finishing fields (GenerationOptions, a form)."""
         get = options.get if isinstance(options, dict) else (lambda name, default: getattr(options, name, default))
-        return cls(**{name: bool(get(name, False)) for name in ORDER})
+        switches = {name: bool(get(name, False)) for name in _SWITCHES}
+        return cls(**switches, color_grading=get("color_grading", None) or None)
 
     @property
     def any(self) -> bool:
-        return self.face_swap or self.face_correct or self.super_resolution
+        return any(getattr(self, name) for name in ORDER)
 
 
 def build_steps(flags: PostprocessFlags, settings: Settings) -> list[PostProcessor]:
     steps: list[PostProcessor] = []
-    if flags.face_swap:
+    if flags.face_swap and flags.face_swap_skipped:
+        from lookalike.postprocess.skipped import SkippedStep
+
+        steps.append(SkippedStep("face_swap", flags.face_swap_skipped))
+    elif flags.face_swap:
         from lookalike.postprocess.face_swap import build_face_swap
 
         steps.append(build_face_swap(settings))
@@ -55,6 +68,14 @@ def build_steps(flags: PostprocessFlags, settings: Settings) -> list[PostProcess
         from lookalike.postprocess.upscale import SuperResolution
 
         steps.append(SuperResolution(settings))
+    if flags.color_grading:
+        from lookalike.postprocess.color_grading import ColorGrading
+
+        steps.append(ColorGrading(flags.color_grading))
+    if flags.film_grain:
+        from lookalike.postprocess.film_grain import FilmGrain
+
+        steps.append(FilmGrain())
     return steps
 
 
@@ -129,12 +150,17 @@ def prepare(flags: PostprocessFlags, context: PostprocessContext) -> Finisher | 
 
 
 def summary(records: list[dict[str, Any]]) -> str:
-    """One short line for an image's metadata: ``face_swap skipped (no face found); super_resolution applied``."""
+    """One short line for an image's metadata: ``face_swap skipped (no face found); super_resolution applied``.
+
+    A step that reports ``settings`` has them in brackets: ``color_grading applied (Film Portra)``.
+    """
     parts = []
     for record in records:
         text = f"{record['step']} {record['status']}"
         if record.get("reason"):
             text += f" ({record['reason']})"
+        elif record.get("settings"):
+            text += f" ({record['settings']})"
         parts.append(text)
     return "; ".join(parts)
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from lookalike.errors import InvalidFieldError
+from lookalike.prompts.looks import COLOR_GRADINGS, LEGACY_AR, STYLES, canonical_choice, parse_backend_version
 from lookalike.prompts.numbers import parse_decimal, parse_int
 from lookalike.prompts.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES, get_scheduler_info
 
@@ -34,8 +35,19 @@ MAX_SEED = 2**32 - 1
 MAX_NEGATIVE_CHARS = 4000
 MAX_DEEPCACHE = 10
 POSTPROCESS_FIELDS = ("face_swap", "face_correct", "super_resolution")
+# Astria's looks (docs/POSTPROCESS.md, "Looks"): always shown as run; null/false when not asked for.
+LOOK_FIELDS = ("style", "color_grading", "film_grain")
+# Generation passes after the first one (lookalike/execution); always shown as run.
+PASS_FLAGS = ("inpaint_faces", "hires_fix")
+# Ours, not Astria's: in ``resolved`` only when given.
+FACEID_FIELDS = ("faceid_layout", "faceid_adapter", "faceid_shortcut", "faceid_s_scale", "hires_denoising_strength")
+FACEID_ADAPTERS = ("faceid", "plusv2")
+MAX_S_SCALE = 2.0
+DEFAULT_HIRES_STRENGTH = 0.4
 # The speed-ups (docs/GENERATION.md) are ours, not Astria's: off unless asked for.
 SPEEDUP_FIELDS = ("deepcache", "tiny_vae")
+# Astria's img2img / ControlNet fields: they need an input image (prompts/input_image.py); in ``resolved`` when set.
+IMAGE_FIELDS = ("denoising_strength", "controlnet", "controlnet_conditioning_scale", "controlnet_txt2img")
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
@@ -85,6 +97,12 @@ def _flag(value: Any) -> Any:
     raise ValueError(f"got {value!r}")
 
 
+def _offered_controlnets() -> tuple[str, ...]:
+    from lookalike.catalog.controlnets import offered_kinds
+
+    return offered_kinds()
+
+
 WholeNumber = Annotated[int, BeforeValidator(_whole)]
 Decimal = Annotated[float, BeforeValidator(_decimal)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
@@ -116,7 +134,69 @@ class GenerationOptions(BaseModel):
         False, description="Put the tune's face on each realistic face, first; skipped (said in the PNG) on illustrations."
     )
     face_correct: Flag = Field(False, description="Restore every face (GFPGAN v1.4).")
-    super_resolution: Flag = Field(False, description="Upscale each image x4 (Real-ESRGAN x4plus), last.")
+    super_resolution: Flag = Field(False, description="Upscale each image x4 (Real-ESRGAN x4plus), after the face steps.")
+    # Astria's looks: a prompt template, then a colour grade and grain at the delivered size, last.
+    style: str | None = Field(
+        None, description="Astria's style: a prompt template around the text. " + ", ".join(STYLES) + ".",
+        json_schema_extra={"enum": list(STYLES)},
+    )
+    color_grading: str | None = Field(
+        None, description="A film look, graded in linear light after super resolution: " + ", ".join(COLOR_GRADINGS) + ".",
+        json_schema_extra={"enum": list(COLOR_GRADINGS)},
+    )
+    film_grain: Flag = Field(False, description="Film grain at the delivered size, seeded by each image's seed; last.")
+    ar: str | None = Field(
+        None, description="Astria's legacy aspect ratio, instead of aspect_ratio: 1:1, portrait (2:3), 16:9, landscape (3:2).",
+        json_schema_extra={"enum": list(LEGACY_AR)},
+    )
+    backend_version: Annotated[int, BeforeValidator(parse_backend_version)] | None = Field(
+        None, description="Astria's backend_version: null or 1; this server has one backend, which both mean."
+    )
+    # Generation passes after the first (lookalike/execution): faces redrawn, a detail pass at the full size.
+    inpaint_faces: Flag = Field(
+        False, description="Redraw each face at the model's native size (inpainting, FaceID on) and paste it back."
+    )
+    hires_fix: Flag = Field(
+        False, description="Generate at half size, upscale, then an img2img pass at the full size adds detail."
+    )
+    hires_denoising_strength: Decimal | None = Field(
+        None, description="hires_fix's img2img strength, 0 to 1 (Astria's --hires_denoising_strength; default 0.4)."
+    )
+    # Several people, and the FaceID adapter (not Astria's; docs/GENERATION.md).
+    faceid_layout: str | None = Field(
+        None,
+        description="Not Astria's: with 2+ <faceid> tokens, where each person goes: columns (default), rows, "
+        "blend (one mixed identity everywhere) or boxes 'x0,y0,x1,y1;...' as fractions, one per token.",
+    )
+    faceid_adapter: str | None = Field(
+        None,
+        description="Not Astria's: faceid (the base model's default) or plusv2 (FaceID PlusV2: adds a CLIP image "
+        "of the face for more likeness).",
+        json_schema_extra={"enum": list(FACEID_ADAPTERS)},
+    )
+    faceid_shortcut: Flag | None = Field(
+        None, description="Not Astria's: PlusV2's shortcut (true, V2's default; false: V1's behaviour). PlusV2 only."
+    )
+    faceid_s_scale: Decimal | None = Field(
+        None, description=f"Not Astria's: PlusV2's structure scale s_scale, 0 to {MAX_S_SCALE:g} (default 1). PlusV2 only."
+    )
+    # An input image's use (Astria's img2img / ControlNet fields); each needs prompt[input_image] or its URL.
+    denoising_strength: Decimal | None = Field(
+        None, description="img2img from the input image: 0 keeps it, 1 ignores it; 0.8 when unset (Astria's default)."
+    )
+    controlnet: str | None = Field(
+        None,
+        description="ControlNet type: canny and pose are computed from the input image; depth, lineart, hed, mlsd "
+        "and tile take it as a ready control image. SDXL: canny, pose, depth.",
+        json_schema_extra={"enum": list(_offered_controlnets())},
+    )
+    controlnet_conditioning_scale: Decimal | None = Field(
+        None, description="How strongly the ControlNet steers, 0 to 1; 1 when unset. With controlnet."
+    )
+    controlnet_txt2img: Flag | None = Field(
+        None, description="With controlnet: text-to-image steered by the control image (the input's pixels are not "
+        "the start); false (default): image-to-image from the input with the ControlNet."
+    )
     # Optional speed-ups (lookalike/generation); None follows the settings.
     deepcache: WholeNumber | None = Field(
         None, description="Not Astria's: the full UNet every N-th step, deep features reused between (0/1: off)."
@@ -139,8 +219,11 @@ class GenerationOptions(BaseModel):
         if self.cfg_scale is not None:
             _check_float("cfg_scale", self.cfg_scale, MIN_CFG, MAX_CFG)
         self._check_size()
+        self._check_looks()
         if self.deepcache is not None:
             _check_int("deepcache", self.deepcache, 0, MAX_DEEPCACHE)
+        self._check_faceid()
+        self._check_image_use()
         # One spelling of the scheduler for metadata and cache keys.
         object.__setattr__(self, "scheduler", get_scheduler_info(self.scheduler).name)
         return self
@@ -170,10 +253,58 @@ class GenerationOptions(BaseModel):
                     details={"valid": list(ASPECT_RATIOS)},
                 )
 
+    def _check_faceid(self) -> None:
+        if self.hires_denoising_strength is not None:
+            _check_float("hires_denoising_strength", self.hires_denoising_strength, 0.0, 1.0)
+            if not self.hires_fix:
+                raise InvalidFieldError(
+                    "hires_denoising_strength is the strength of hires_fix's pass; set hires_fix=true with it.",
+                    field="hires_denoising_strength",
+                )
+        if self.faceid_layout is not None:
+            from lookalike.prompts.layouts import check_layout_text
+
+            object.__setattr__(self, "faceid_layout", check_layout_text(self.faceid_layout))
+        if self.faceid_adapter is not None:
+            value = self.faceid_adapter.strip().lower()
+            if value not in FACEID_ADAPTERS:
+                raise InvalidFieldError(
+                    f"Unknown faceid_adapter {self.faceid_adapter!r}. Valid: {', '.join(FACEID_ADAPTERS)}.",
+                    field="faceid_adapter",
+                    details={"valid": list(FACEID_ADAPTERS)},
+                )
+            object.__setattr__(self, "faceid_adapter", value)
+        if self.faceid_s_scale is not None:
+            _check_float("faceid_s_scale", self.faceid_s_scale, 0.0, MAX_S_SCALE)
+        for name in ("faceid_shortcut", "faceid_s_scale"):
+            if getattr(self, name) is not None and self.faceid_adapter != "plusv2":
+                raise InvalidFieldError(
+                    f"{name} is an option of FaceID PlusV2; set faceid_adapter=plusv2 with it.", field=name
+                )
+
+    def _check_image_use(self) -> None:
+        from lookalike.prompts.input_image import check_image_options
+
+        check_image_options(self)
+
+    def resolved_hires_strength(self) -> float:
+        return DEFAULT_HIRES_STRENGTH if self.hires_denoising_strength is None else self.hires_denoising_strength
+
+    def _check_looks(self) -> None:
+        for name, valid in (("style", STYLES), ("color_grading", COLOR_GRADINGS), ("ar", tuple(LEGACY_AR))):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, canonical_choice(name, getattr(self, name), valid))
+        if self.ar is not None and (self.aspect_ratio is not None or self.w is not None):
+            other = "aspect_ratio" if self.aspect_ratio is not None else "w and h"
+            raise InvalidFieldError(f"Give either ar or {other}, not both.", field="ar",
+                                    hint="ar is Astria's legacy field; aspect_ratio is its current one.")
+
     def size_for(self, native_size: int) -> tuple[int, int]:
         """(width, height) in pixels for a model whose native square side is ``native_size``."""
         if self.w is not None and self.h is not None:
             return self.w, self.h
+        if self.ar is not None:
+            return aspect_size(LEGACY_AR[self.ar], native_size)
         if self.aspect_ratio is None:
             return native_size, native_size
         return aspect_size(self.aspect_ratio, native_size)
@@ -212,8 +343,10 @@ class GenerationOptions(BaseModel):
             "h": height,
             "scheduler": self.scheduler,
             **{name: getattr(self, name) for name in POSTPROCESS_FIELDS},
+            **{name: getattr(self, name) for name in LOOK_FIELDS},
+            **{name: getattr(self, name) for name in PASS_FLAGS},
         }
-        for name in SPEEDUP_FIELDS:
+        for name in (*SPEEDUP_FIELDS, *FACEID_FIELDS, *IMAGE_FIELDS):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
@@ -291,7 +424,12 @@ def aspect_size(ratio: str, native_size: int) -> tuple[int, int]:
     brought down) keeping the ratio, and the pixel count grows instead.
     """
     rw, rh = ASPECT_RATIOS[ratio]
-    scale = math.sqrt(rw / rh)
+    return ratio_size(rw / rh, native_size)
+
+
+def ratio_size(ratio: float, native_size: int) -> tuple[int, int]:
+    """``aspect_size`` for any width/height ratio (an input image's shape, say)."""
+    scale = math.sqrt(ratio)
     width, height = native_size * scale, native_size / scale
     if min(width, height) < MIN_SIDE:
         grow = MIN_SIDE / min(width, height)

@@ -17,9 +17,7 @@ from lookalike.errors import UnknownFieldError, UnsupportedFieldError
 
 ASTRIA_PROMPT_FIELDS_NOT_OFFERED = frozenset(
     {
-        "workspace_id", "community", "ar", "resolution", "backend_version", "style", "prompt_expansion", "theme",
-        "color_grading", "film_grain", "controlnet", "denoising_strength", "controlnet_conditioning_scale",
-        "controlnet_txt2img", "input_image", "input_image_base64", "input_image_url", "mask_image", "mask_image_url",
+        "workspace_id", "community", "resolution", "prompt_expansion", "theme", "mask_image", "mask_image_url",
         "lora_scale", "pack_id", "base_pack_id", "video_model", "video_prompt", "image_references",
         "image_reference_urls", "video_duration", "video_first_frame", "video_first_frame_url", "video_last_frame",
         "video_last_frame_url", "source_image_url", "input_video", "input_video_url", "audio_reference",
@@ -28,15 +26,23 @@ ASTRIA_PROMPT_FIELDS_NOT_OFFERED = frozenset(
     }
 )  # fmt: skip
 
+# steps, preset and face_crop are offered for LoRA tunes (schemas/tunes.py refuses them on a FaceID tune).
 ASTRIA_TUNE_FIELDS_NOT_OFFERED = frozenset(
-    {"steps", "face_crop", "training_face_correct", "auto_extend", "preset", "characteristics", "prompt_attributes"}
+    {"training_face_correct", "auto_extend", "characteristics", "prompt_attributes"}
 )
+
+# Why a prompt field is not offered, where more than "not yet" is worth saying.
+_PROMPT_REASONS = {
+    "mask_image": "inpainting with a mask of your own is not offered yet (input_image with denoising_strength is)",
+    "mask_image_url": "inpainting with a mask of your own is not offered yet (input_image_url with denoising_strength is)",
+}
 
 # Why a tune field is not offered, where more than "not yet" is worth saying.
 _TUNE_REASONS = {
-    "steps": "a FaceID tune is not trained, so it has no steps",
-    "training_face_correct": "a FaceID tune is not trained",
-    "face_crop": "faces are always found and aligned here",
+    # Astria warns it "may result in over-smoothing"; a LoRA learns that smoothing as part of the face, and a
+    # FaceID tune is not trained at all (docs/TRAINING.md, "Fields").
+    "training_face_correct": "GFPGAN on the training photos teaches a LoRA their smoothed skin, and a FaceID tune "
+    "is not trained; use prompt[face_correct] on the images instead",
 }
 
 
@@ -60,6 +66,7 @@ def refuse_unknown(
         if name in not_offered:
             if not given(value):
                 continue
-            reason = (_TUNE_REASONS.get(name) if group == "tune" else None) or "this server does not offer it yet"
+            reasons = _TUNE_REASONS if group == "tune" else _PROMPT_REASONS if group == "prompt" else {}
+            reason = reasons.get(name) or "this server does not offer it yet"
             raise UnsupportedFieldError(f"{group}[{name}] is one of Astria's fields, but {reason}.", field=name)
         raise UnknownFieldError(f"{group}[{name}] is not a field of a {group}.", field=name)

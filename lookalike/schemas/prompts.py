@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, create_model, field_validator, model_validator
 
-from lookalike.errors import PostprocessUnavailableError, UnsupportedFieldError
+from lookalike.errors import UnsupportedFieldError
 from lookalike.prompts.options import OPTION_FIELDS, GenerationOptions, option_kind
-from lookalike.schemas.common import ErrorDetail, Text, iso, without_blanks
+from lookalike.schemas.common import ErrorDetail, Text, Upload, iso, without_blanks
 from lookalike.schemas.fields import ASTRIA_PROMPT_FIELDS_NOT_OFFERED, refuse_unknown
+from lookalike.schemas.input_image import InputImageSource, input_image_source
 
 MAX_TEXT_CHARS = 4000
 MAX_CALLBACK_CHARS = 4096
-# Astria flags we have no step for yet: accepted by name, refused when true,
-# so that nobody gets an image silently without them.
-UNSUPPORTED_FLAGS = ("inpaint_faces", "hires_fix")
+MAX_IMAGE_URL_CHARS = 4096
 
 
 class PromptCreate(GenerationOptions):
@@ -26,11 +25,33 @@ class PromptCreate(GenerationOptions):
     callback: Text | None = Field(
         None, max_length=MAX_CALLBACK_CHARS, description="POSTed the prompt's JSON once it succeeded or failed."
     )
-    inpaint_faces: bool | None = Field(None, description="Astria's; not available on this server yet (422 when true).")
-    hires_fix: bool | None = Field(None, description="Astria's; not available on this server yet (422 when true).")
     use_lpw: bool | None = Field(
         None, description="Astria's long-prompt weighting: always on here (compel), so only true is accepted."
     )
+    # The input image for img2img / ControlNet: one of the three (schemas/input_image.py).
+    input_image: Annotated[Upload | None, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        None, description="The input image as an uploaded file (multipart): JPEG, PNG or WebP, checked like tune photos."
+    )
+    input_image_url: Text | None = Field(
+        None, max_length=MAX_IMAGE_URL_CHARS,
+        description="The input image by URL, fetched by the server under the rules of tune[image_urls].",
+    )
+    input_image_base64: str | None = Field(
+        None, description="The input image as a data URL: data:image/png;base64,... (or image/jpeg, image/webp)."
+    )
+
+    @field_validator("input_image", mode="before")
+    @classmethod
+    def _a_file(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, Upload):
+            from lookalike.errors import InvalidFieldError
+
+            raise InvalidFieldError(
+                "prompt[input_image] must be an uploaded file (curl -F 'prompt[input_image]=@photo.jpg'); "
+                "in JSON, send input_image_url or input_image_base64 instead.",
+                field="input_image",
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_unavailable(self) -> PromptCreate:
@@ -38,15 +59,19 @@ class PromptCreate(GenerationOptions):
             from lookalike.errors import InvalidFieldError
 
             raise InvalidFieldError("text is required.", field="text")
-        for flag in UNSUPPORTED_FLAGS:
-            if getattr(self, flag):
-                raise PostprocessUnavailableError(f"prompt[{flag}] is not available on this server yet.", field=flag)
         if self.use_lpw is False:
             raise UnsupportedFieldError(
                 "prompt[use_lpw]=false cannot be honoured: long prompts are always weighted here (compel).",
                 field="use_lpw",
             )
+        from lookalike.prompts.input_image import require_input_image
+
+        require_input_image(self, has_image=self.input_source() is not None)
         return self
+
+    def input_source(self) -> InputImageSource | None:
+        """The input image as sent (a file's or data URL's bytes, or the URL), or None."""
+        return input_image_source(self.input_image, self.input_image_url, self.input_image_base64)
 
     @classmethod
     def parse(cls, fields: Mapping[str, Any]) -> PromptCreate:
@@ -60,8 +85,22 @@ class PromptCreate(GenerationOptions):
         return GenerationOptions(**self.model_dump(include=set(OPTION_FIELDS), exclude_unset=True))
 
     def sent(self) -> dict[str, Any]:
-        """The fields the client set, in wire form: what a request carries and what idempotency compares."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the client set, in wire form (the file, sent as a file, left out): what a JSON request carries."""
+        return self.model_dump(exclude_unset=True, exclude={"input_image"})
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What idempotency compares: the fields set, with the input image by its digest (or URL)."""
+        fields = self.model_dump(exclude_unset=True, exclude={"input_image", "input_image_url", "input_image_base64"})
+        source = self.input_source()
+        if source is not None:
+            fields.update(source.fingerprint)
+        return fields
+
+
+class PersonScore(BaseModel):
+    tune_id: int
+    score: float | None = Field(description="Cosine similarity of the face in this person's region to their tune.")
+    box: dict[str, float] | None = Field(description="That face's box (x, y, width, height), or null when none was found.")
 
 
 class ImageDetail(BaseModel):
@@ -71,6 +110,11 @@ class ImageDetail(BaseModel):
     height: int
     identity_score: float | None = Field(description="Cosine similarity of the largest face to the tune; null without a face.")
     postprocess: str | None = Field(description="What the finishing steps did, when any was asked for.")
+    identity_scores: list[PersonScore] | None = Field(
+        None,
+        description="Not Astria's: with two or more <faceid> tokens placed in regions, one entry per token: the "
+        "face found in that person's region and its likeness to their tune (null score: no face there).",
+    )
 
 
 class PromptProgress(BaseModel):
@@ -88,7 +132,9 @@ class PromptProgress(BaseModel):
     )
     images: int | None = Field(None, description="Images the prompt makes.")
     finishing_step: str | None = Field(
-        None, description="While finishing: face_swap, face_correct, super_resolution or identity_score."
+        None,
+        description="While finishing: face_swap, face_correct, super_resolution, color_grading, film_grain "
+        "or identity_score.",
     )
     elapsed_s: float | None = Field(None, description="Seconds since the worker started it, as of updated_at.")
     updated_at: str = Field(description="When this state was recorded.")
@@ -128,8 +174,6 @@ class _PromptPublicBase(BaseModel):
     image_details: list[ImageDetail] = Field(description="Not Astria's: each image's seed, size and identity score.")
     resolved: dict[str, Any] = Field(description="Not Astria's: every option as it runs (defaults filled in).")
     use_lpw: bool = Field(True, description="Long prompts are always weighted here (compel).")
-    inpaint_faces: bool = False
-    hires_fix: bool = False
     callback: str | None
     trained_at: str | None = Field(description="When it finished (Astria's name); null until then.")
     started_training_at: str | None = Field(description="When a worker started it; null until then.")
@@ -169,6 +213,7 @@ class _PromptPublicBase(BaseModel):
                 height=image.height,
                 identity_score=None if image.identity_score is None else round(image.identity_score, 4),
                 postprocess=image.postprocess,
+                identity_scores=getattr(image, "identity_scores", None),
             )
             for image in row.images
         ]
@@ -218,7 +263,7 @@ def _is_flag(name: str) -> bool:
 
 
 # As Astria shows them: null when the client left them unset (what ran is in ``resolved``).
-_NULL_WHEN_UNSET = ("cfg_scale", "steps", "seed")
+_NULL_WHEN_UNSET = ("cfg_scale", "steps", "seed", "ar", "backend_version")
 
 
 def _shown(name: str, stored: Mapping[str, Any], resolved: Mapping[str, Any], sent: Mapping[str, Any]) -> Any:

@@ -47,6 +47,10 @@ class TuneRow(Base):
         back_populates="tune", cascade="all, delete-orphan", order_by="PhotoRow.position"
     )
     identities: Mapped[list[IdentityRow]] = relationship(back_populates="tune", cascade="all, delete-orphan")
+    # A LoRA tune's training (migration 0008); None for a FaceID tune.
+    training: Mapped[TrainingRow | None] = relationship(
+        back_populates="tune", cascade="all, delete-orphan", uselist=False
+    )
 
 
 class PhotoRow(Base):
@@ -102,6 +106,42 @@ class IdentityRow(Base):
     min_similarity: Mapped[float] = mapped_column(Float)
 
     tune: Mapped[TuneRow] = relationship(back_populates="identities")
+
+
+class TrainingRow(Base):
+    """A LoRA tune's training job: queue state, lease, live progress, last checkpoint, result (migration 0008).
+
+    Written first with the tune (queued, with its resolved plan), then only by
+    the training queue (jobs/trainings.py), through conditional UPDATEs as the
+    prompt queue does. Deleting the tune deletes this row, which is how a
+    running training learns it was cancelled.
+    """
+
+    __tablename__ = "tune_trainings"
+
+    tune_id: Mapped[int] = mapped_column(ForeignKey("tunes.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, training, succeeded, failed
+    # The resolved training settings (training/plan.py), fixed at create so a resume runs the same plan.
+    plan: Mapped[dict] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    checkpoint_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    checkpoint_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The trained LoRA (kohya layout .safetensors) and its sha256.
+    lora_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    lora_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The tune's callback, POSTed when the training ends (a FaceID tune's goes out at create).
+    callback: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    tune: Mapped[TuneRow] = relationship(back_populates="training")
 
 
 # --- HTTP service: accounts, keys, prompt jobs, callback outbox (migration 0002) ---
@@ -183,6 +223,8 @@ class PromptImageRow(Base):
     identity_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     # e.g. "face_swap skipped (no realistic face); super_resolution applied"; None when no step was asked for.
     postprocess: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Several people (migration 0009): per person, {"tune_id", "score", "box"}; None with one person.
+    identity_scores: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     prompt: Mapped[PromptRow] = relationship(back_populates="images")
 

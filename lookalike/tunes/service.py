@@ -1,37 +1,45 @@
-"""Create, read and delete tunes. The only writer of tune rows and tune blobs."""
+"""Create, read and delete tunes. The only writer of tune rows and tune blobs (a LoRA's training writes its own)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
 from lookalike.errors import (
+    BlobStoreError,
     IdempotencyKeyReusedError,
     InvalidFieldError,
     NoPhotosError,
+    NotALoraTuneError,
     TooManyPhotosError,
     TuneNotFoundError,
+    TuneNotTrainedError,
+    TuneTrainingFailedError,
 )
-from lookalike.faces.align import LARGE_TEMPLATE
+from lookalike.faces.align import LARGE_TEMPLATE, align_224, large_to_224
 from lookalike.faces.analyzer import FaceAnalyzer
 from lookalike.faces.backends.base import FaceEncoder
 from lookalike.faces.compare import mean_identity
 from lookalike.faces.decode import decode_image
+from lookalike.fileio import atomic_write_bytes
 from lookalike.store.blobs import BlobStore
 from lookalike.store.orphans import chunks, numbered_folders, remove_stale
-from lookalike.store.tables import EmbeddingRow, IdentityRow, PhotoRow, TuneRow, utcnow
+from lookalike.store.tables import EmbeddingRow, IdentityRow, PhotoRow, TrainingRow, TuneRow, utcnow
 from lookalike.tunes.identity import build_identity
 from lookalike.tunes.photo_check import CheckedPhoto, PhotoInput, PhotoLimits, check_photo
+from lookalike.tunes.training_photos import face_centred_square
 from lookalike.tunes.views import tune_to_dict
 
 # FaceID conditions on a human face; other Astria classes (dog, style, ...)
@@ -43,6 +51,14 @@ DEFAULT_TOKEN = "ohwx"
 # Astria's mock mode: a tune and prompts for testing an integration, no model loaded.
 MOCK_BRANCH = "fast"
 MOCK_PHOTO_SIDE = 512
+FACEID, LORA = "faceid", "lora"
+# A LoRA tune's training job, as the training queue (jobs/trainings.py) moves it.
+TRAINING_QUEUED, TRAINING_RUNNING, TRAINING_SUCCEEDED, TRAINING_FAILED = "queued", "training", "succeeded", "failed"
+
+
+def train_photo_key(tune_id: int, position: int) -> str:
+    """A LoRA tune's training picture of photo ``position`` (tunes/training_photos.py)."""
+    return f"tunes/{tune_id}/train/photo-{position}.png"
 
 
 @dataclass
@@ -140,6 +156,9 @@ class TuneService:
         branch: str | None = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        model_type: str = FACEID,
+        training_plan: dict[str, Any] | None = None,
+        training_callback: str | None = None,
     ) -> dict:
         """Check every photo, then store the tune in one go.
 
@@ -147,30 +166,48 @@ class TuneService:
         writing removes what was written, so a rejected tune leaves nothing.
         ``branch="fast"`` makes Astria's mock tune: photos are only decoded
         (no face model is loaded) and its prompts get placeholder images.
+        ``model_type="lora"`` with its ``training_plan`` (training/plan.py, as a
+        dict) makes a LoRA tune: the same checks and crops as a FaceID tune,
+        plus each photo's training picture, and its training queued (not
+        trained yet: ``trained_at`` stays null until a worker finishes it). A
+        mock LoRA tune is trained at once, with no file.
         """
         mock = branch == MOCK_BRANCH
+        lora = model_type == LORA
+        if lora and training_plan is None:
+            raise ValueError("a LoRA tune needs its training plan")
         title = _check_title(title)
         name = _check_mock_class(name) if mock else _check_class_name(name)
         spec = get_base_model(base_model if base_model not in (None, "") else DEFAULT_BASE_MODEL_ID)
         self._check_count(photos)
+        if lora:
+            token = training_plan["token"]
         row = TuneRow(
             account_id=account_id,
             title=title,
             name=name,
             token=(token or DEFAULT_TOKEN).strip()[:64] or DEFAULT_TOKEN,
-            model_type="faceid",
+            model_type=LORA if lora else FACEID,
             base_model_id=spec.id,
             branch=MOCK_BRANCH if mock else None,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         )
+        if lora:
+            row.training = TrainingRow(
+                status=TRAINING_SUCCEEDED if mock else TRAINING_QUEUED,
+                plan=dict(training_plan),
+                attempts=0,
+                callback=None if mock else training_callback,
+            )
         with self._slots:
             if mock:
                 return self._store(row, self._decoded(photos), None)
             checked = [check_photo(i, p, self.analyzer, self.photo_limits) for i, p in enumerate(photos)]
             encoder = self.analyzer.encoder.name
             identity = build_identity(encoder, [c.face.embeddings[encoder] for c in checked])
-            return self._store(row, [(c, photos[c.index]) for c in checked], (encoder, identity))
+            train_size = int(training_plan["resolution"]) if lora else None
+            return self._store(row, [(c, photos[c.index]) for c in checked], (encoder, identity), train_size)
 
     def check_count(self, count: int) -> None:
         """Refuse a photo count a tune cannot have, before any photo is read or fetched."""
@@ -193,11 +230,17 @@ class TuneService:
             for i, p in enumerate(photos)
         ]
 
-    def _store(self, tune: TuneRow, photos: list, identity: tuple | None) -> dict:
+    def _store(self, tune: TuneRow, photos: list, identity: tuple | None, train_size: int | None = None) -> dict:
         """Write the row, its photos and identity in one transaction; a failure leaves no row and no files."""
         with self.sessions() as session:
             now = utcnow()
-            tune.trained_at = tune.created_at = tune.updated_at = now
+            tune.created_at = tune.updated_at = now
+            # A FaceID tune (and any mock) is ready at once; a LoRA tune when its training ends.
+            tune.trained_at = None if train_size is not None else now
+            if tune.training is not None:
+                tune.training.created_at = tune.training.updated_at = now
+                if tune.training.status == TRAINING_SUCCEEDED:
+                    tune.training.finished_at = now
             session.add(tune)
             session.flush()
             prefix = f"tunes/{tune.id}"
@@ -213,6 +256,9 @@ class TuneService:
                     encoder, built = identity
                     for c, photo in photos:
                         tune.photos.append(self._store_photo(prefix, c, photo, encoder))
+                        if train_size is not None:
+                            square = face_centred_square(c.image, c.face.detection.box, train_size)
+                            self.blobs.put(train_photo_key(tune.id, c.index), _png(square))
                     tune.identities.append(
                         IdentityRow(
                             encoder=encoder,
@@ -254,6 +300,8 @@ class TuneService:
         large_key = f"{prefix}/photo-{c.index}-crop{c.face.crop_large.shape[0]}.png"
         self.blobs.put(crop_key, _png(c.face.crop_112))
         self.blobs.put(large_key, _png(c.face.crop_large))
+        # FaceID PlusV2's CLIP input, cut from the photo now: the photo itself is not kept.
+        self.blobs.put(plus_crop_key(prefix, c.index), _png(align_224(c.image, c.face.detection.landmarks)))
         original_key = None
         if self.keep_originals:
             original_key = f"{prefix}/photo-{c.index}-original"
@@ -285,11 +333,11 @@ class TuneService:
             query = query.where(TuneRow.id < before_id)
         query = query.options(*_FULL).order_by(TuneRow.id.desc()).limit(limit).offset(offset)
         with self.sessions() as session:
-            return [tune_to_dict(t) for t in session.scalars(query)]
+            return _with_queue_positions(session, [tune_to_dict(t) for t in session.scalars(query)])
 
     def get(self, tune_id: int, *, account_id: int | None = None) -> dict:
         with self.sessions() as session:
-            return tune_to_dict(self._load(session, tune_id, account_id))
+            return _with_queue_positions(session, [tune_to_dict(self._load(session, tune_id, account_id))])[0]
 
     def find(self, tune_id: int, *, account_id: int | None = None) -> dict | None:
         """The caller's tune, or None when it is missing or another account's."""
@@ -358,17 +406,115 @@ class TuneService:
             key = row.original_key or row.large_crop_key
         return self.blobs.get(key)
 
+    # -- LoRA tunes ---------------------------------------------------------------
+
+    def training_pictures(self, tune_id: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """A LoRA tune's training pictures and its aligned crops (RGB uint8), in photo order.
+
+        No account check: only the training queue, which holds the tune's claim, calls it.
+        """
+        with self.sessions() as session:
+            tune = self._load(session, tune_id, None, any_account=True)
+            positions = [(photo.position, photo.large_crop_key) for photo in tune.photos]
+        squares = [_rgb(self.blobs.get(train_photo_key(tune_id, position))) for position, _ in positions]
+        crops = [_rgb(self.blobs.get(key)) for _, key in positions]
+        return squares, crops
+
+    def lora_file(self, tune_id: int, *, account_id: int | None, cache_dir: Path) -> Path:
+        """A local path to the tune's trained LoRA, for the engine to load.
+
+        With local blobs, the blob itself; otherwise (S3) a copy under
+        ``cache_dir`` named by the tune and the file's digest, downloaded once
+        and checked against the digest; a newer file of the same tune (none
+        today: a tune trains once) replaces older copies.
+        """
+        key, file_digest = self._trained_lora(tune_id, account_id)
+        local = getattr(self.blobs, "local_path", None)
+        if local is not None:
+            path = Path(local(key))
+            if path.is_file():
+                return path
+        cache_dir = Path(cache_dir)
+        cached = cache_dir / f"tune_{tune_id}-{file_digest[:16]}.safetensors"
+        if cached.is_file():
+            return cached
+        data = self.blobs.get(key)
+        if hashlib.sha256(data).hexdigest() != file_digest:
+            raise BlobStoreError(
+                f"The LoRA file of tune {tune_id} in the blob store does not match its digest.",
+                details={"tune_id": tune_id, "key": key},
+            )
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in cache_dir.glob(f"tune_{tune_id}-*.safetensors"):
+            stale.unlink(missing_ok=True)
+        atomic_write_bytes(cached, data)
+        return cached
+
+    def lora_bytes(self, tune_id: int, *, account_id: int | None = None, any_account: bool = False) -> bytes:
+        """The trained LoRA file (kohya layout) for download; ``any_account`` for a signed link."""
+        key, _ = self._trained_lora(tune_id, account_id, any_account=any_account)
+        return self.blobs.get(key)
+
+    def _trained_lora(self, tune_id: int, account_id: int | None, *, any_account: bool = False) -> tuple[str, str]:
+        with self.sessions() as session:
+            tune = self._load(session, tune_id, account_id, any_account=any_account)
+            training = tune.training
+            if training is None:
+                raise NotALoraTuneError(
+                    f"Tune {tune_id} is a {tune.model_type} tune; it has no LoRA.", details={"tune_id": tune_id}
+                )
+            if training.status == TRAINING_FAILED:
+                raise TuneTrainingFailedError(
+                    f"Tune {tune_id}'s training failed; it has no LoRA.",
+                    details={"tune_id": tune_id, "error": training.error},
+                )
+            if training.status != TRAINING_SUCCEEDED or not training.lora_key:
+                raise TuneNotTrainedError(
+                    f"Tune {tune_id} is not trained yet ({training.status}).",
+                    details={"tune_id": tune_id, "status": training.status},
+                )
+            return training.lora_key, training.lora_digest or ""
+
     def large_crops(self, tune_id: int, *, account_id: int | None = None) -> list[np.ndarray]:
         """The tune's kept aligned crops (LARGE_TEMPLATE, RGB uint8), in photo order: face swap's sources."""
         with self.sessions() as session:
             keys = [photo.large_crop_key for photo in self._load(session, tune_id, account_id).photos]
         return [np.asarray(Image.open(io.BytesIO(self.blobs.get(key))).convert("RGB")) for key in keys]
 
-    def _load(self, session: Session, tune_id: int, account_id: int | None) -> TuneRow:
+    def plus_crop(self, tune_id: int, *, account_id: int | None = None) -> np.ndarray:
+        """FaceID PlusV2's 224x224 face crop of the tune's most typical photo (RGB uint8).
+
+        The photo whose offline embedding is closest to the tune's identity
+        stands for the tune (the recipe takes one face image). Tunes made
+        before the 224 crop was kept get it re-cut from their 256 crop.
+        """
+        with self.sessions() as session:
+            tune = self._load(session, tune_id, account_id)
+            photos = list(tune.photos)
+            identity = next((row for row in tune.identities), None)
+            chosen = photos[0]
+            if identity is not None:
+                mean = np.frombuffer(identity.vector, dtype=np.float32)
+                scored = []
+                for photo in photos:
+                    row = next((e for e in photo.embeddings if e.encoder == identity.encoder), None)
+                    if row is not None:
+                        scored.append((float(np.dot(np.frombuffer(row.vector, dtype=np.float32), mean)), photo.position))
+                if scored:
+                    best = max(scored)[1]
+                    chosen = next(p for p in photos if p.position == best)
+            position, large_key = chosen.position, chosen.large_crop_key
+        key = plus_crop_key(f"tunes/{tune_id}", position)
+        if self.blobs.exists(key):
+            return np.asarray(Image.open(io.BytesIO(self.blobs.get(key))).convert("RGB"))
+        large = np.asarray(Image.open(io.BytesIO(self.blobs.get(large_key))).convert("RGB"))
+        return large_to_224(large)
+
+    def _load(self, session: Session, tune_id: int, account_id: int | None, *, any_account: bool = False) -> TuneRow:
         tune = session.get(TuneRow, tune_id, options=list(_FULL))
         # Another account's tune is reported exactly like a missing one, so ids
         # reveal nothing about other accounts.
-        if tune is None or tune.account_id != account_id:
+        if tune is None or (tune.account_id != account_id and not any_account):
             raise TuneNotFoundError(f"There is no tune {tune_id}.", details={"tune_id": tune_id})
         return tune
 
@@ -379,6 +525,12 @@ class TuneService:
             if title is not None:
                 tune.title = _check_title(title)
             if name is not None:
+                if tune.model_type == LORA and name.strip().lower() != tune.name:
+                    raise InvalidFieldError(
+                        "A LoRA tune's class name is part of its training caption and cannot change.",
+                        field="name",
+                        hint="Make a new tune with the other class name.",
+                    )
                 tune.name = _check_mock_class(name) if tune.branch == MOCK_BRANCH else _check_class_name(name)
             tune.updated_at = utcnow()
             session.commit()
@@ -422,12 +574,39 @@ class TuneService:
         return remove_stale(self.blobs, unclaimed, grace_s=grace_s)
 
 
-_FULL = (selectinload(TuneRow.photos), selectinload(TuneRow.identities))
+_FULL = (selectinload(TuneRow.photos), selectinload(TuneRow.identities), selectinload(TuneRow.training))
+
+
+def plus_crop_key(prefix: str, position: int) -> str:
+    return f"{prefix}/photo-{position}-crop224.png"
+
+
+def _with_queue_positions(session: Session, tunes: list[dict]) -> list[dict]:
+    """Each queued LoRA training's place in line (1: next), computed now, as prompts' are."""
+    queued = [t["id"] for t in tunes if t["training"] is not None and t["training"]["status"] == TRAINING_QUEUED]
+    if not queued:
+        return tunes
+    ahead = aliased(TrainingRow)
+    count = (
+        select(func.count())
+        .where(ahead.status == TRAINING_QUEUED, ahead.tune_id < TrainingRow.tune_id)
+        .correlate(TrainingRow)
+        .scalar_subquery()
+    )
+    positions = dict(session.execute(select(TrainingRow.tune_id, count).where(TrainingRow.tune_id.in_(queued))).all())
+    for tune in tunes:
+        if tune["id"] in positions:
+            tune["training"]["queue_position"] = int(positions[tune["id"]]) + 1
+    return tunes
 
 
 def _owned_by(account_id: int | None):
     # Local (CLI) tunes have no account; an account never sees them, nor they an account's.
     return TuneRow.account_id.is_(None) if account_id is None else TuneRow.account_id == account_id
+
+
+def _rgb(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def _png(rgb: np.ndarray) -> bytes:

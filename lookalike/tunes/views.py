@@ -49,6 +49,31 @@ def tune_to_dict(tune: TuneRow) -> dict:
         "identity": [
             {"encoder": i.encoder, "dim": i.dim, "min_similarity": round(i.min_similarity, 4)} for i in tune.identities
         ],
+        "training": training_to_dict(tune.training),
+    }
+
+
+def training_to_dict(training) -> dict | None:
+    """A LoRA tune's training as the API shows it (None for a FaceID tune); ``queue_position`` is filled on read."""
+    if training is None:
+        return None
+    plan = training.plan or {}
+    return {
+        "status": training.status,
+        "preset": plan.get("preset"),
+        "steps": plan.get("steps"),
+        "face_crop": plan.get("face_crop"),
+        "training_face_correct": plan.get("training_face_correct"),
+        "plan": dict(plan),
+        "attempts": training.attempts,
+        "progress": dict(training.progress) if training.progress else None,
+        "error": dict(training.error) if training.error else None,
+        "started_at": iso_timestamp(training.started_at),
+        "finished_at": iso_timestamp(training.finished_at),
+        "created_at": iso_timestamp(training.created_at),
+        "has_lora": bool(training.lora_key),
+        "lora_digest": training.lora_digest,
+        "queue_position": None,
     }
 
 

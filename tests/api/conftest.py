@@ -30,6 +30,8 @@ BASE_ENV = {
     "LOOKALIKE_RATE_LIMIT_BURST": "200",
     "LOOKALIKE_MAX_UPLOAD_BYTES": str(3 * 1024 * 1024),
     "LOOKALIKE_MAX_REQUEST_BYTES": str(12 * 1024 * 1024),
+    # The tests move between the tiny SD1.5 and SDXL models and their PlusV2 loads; all are small.
+    "LOOKALIKE_MAX_CACHED_PIPELINES": "4",
 }
 
 

@@ -22,7 +22,7 @@ def test_models_say_what_is_installed_and_how_to_add_the_rest(api):
     assert lcm["installed"] is False and lcm["pull_command"].startswith("lookalike models pull ")
     assert all(s["installed"] for s in by_id[999]["schedulers"])  # the tiny model runs every scheduler as it is
     steps = {s["name"]: s for s in models["finishing_steps"]}
-    assert list(steps) == ["face_swap", "face_correct", "super_resolution"]
+    assert list(steps) == ["face_swap", "face_correct", "super_resolution", "color_grading", "film_grain"]
     correct = steps["face_correct"]
     assert correct["installed"] is False and correct["pull_command"] == "lookalike models pull gfpgan_v1.4"
     # The gallery says the same per base model.

@@ -118,7 +118,7 @@ def test_every_scheduler_runs(world, scheduler):
         ("headshot <faceid:{id}:1.0>", ["--num-images", "9"], "invalid_field"),
         ("headshot <faceid:{id}:1.0>", ["--scheduler", "warp9"], "unknown_scheduler"),
         ("headshot <faceid:{id}:1.0>", ["--base-model", "nope"], "unknown_base_model"),
-        ("headshot <faceid:{id}:1.0>", ["--base-model", "sdxl-base-1-0"], "base_model_not_supported"),
+        ("headshot <faceid:{id}:1.0>", ["--base-model", "sdxl-base-1-0"], "model_unavailable"),
     ],
 )
 def test_errors_exit_2_with_codes(world, text_template, args, code):

@@ -256,3 +256,165 @@ def arcface_graph(path: Path, *, seed: int = 0, mxnet_style: bool = False, dim: 
     ]
     graph = helper.make_graph(nodes, "arcface_random", [x], [y], initializer=inits)
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+# --- SDXL FaceID and FaceID PlusV2 -------------------------------------------------------------
+
+FACEID_SDXL_WEIGHT = "ip-adapter-faceid_sdxl.bin"
+FACEID_PLUSV2_SD15_WEIGHT = "ip-adapter-faceid-plusv2_sd15.bin"
+CLIP_VIT_H_WIDTH = 1280  # laion/CLIP-ViT-H-14's hidden size: PlusV2's clip_embeddings_dim
+
+
+def faceid_plus_state_dict(unet, *, clip_embeddings_dim: int = CLIP_VIT_H_WIDTH, seed: int = 0, std: float = 0.05) -> dict:
+    """``ip-adapter-faceid-plusv2_*.bin`` for ``unet``: upstream's modules, seeded, fp16.
+
+    Upstream ``IPAdapterFaceIDPlus.init_proj`` builds ``ProjPlusModel``
+    (ip_adapter/resampler.py's ``FacePerceiverResampler`` with
+    ``PerceiverAttention`` and ``FeedForward``); ``set_ip_adapter`` is the same
+    as FaceID's (LoRA on every processor, ``to_k_ip``/``to_v_ip`` on the cross ones).
+    """
+    import torch
+    from torch import nn
+
+    class PerceiverAttention(nn.Module):  # ip_adapter/resampler.py
+        def __init__(self, *, dim: int, dim_head: int = 64, heads: int = 8) -> None:
+            super().__init__()
+            inner = dim_head * heads
+            self.norm1 = nn.LayerNorm(dim)
+            self.norm2 = nn.LayerNorm(dim)
+            self.to_q = nn.Linear(dim, inner, bias=False)
+            self.to_kv = nn.Linear(dim, inner * 2, bias=False)
+            self.to_out = nn.Linear(inner, dim, bias=False)
+
+    def feed_forward(dim: int, mult: int = 4) -> nn.Sequential:  # ip_adapter/resampler.py FeedForward
+        inner = int(dim * mult)
+        return nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, inner, bias=False), nn.GELU(), nn.Linear(inner, dim, bias=False))
+
+    class FacePerceiverResampler(nn.Module):  # ip_adapter/ip_adapter_faceid.py
+        def __init__(self, *, dim, depth, dim_head, heads, embedding_dim, output_dim, ff_mult) -> None:
+            super().__init__()
+            self.proj_in = nn.Linear(embedding_dim, dim)
+            self.proj_out = nn.Linear(dim, output_dim)
+            self.norm_out = nn.LayerNorm(output_dim)
+            self.layers = nn.ModuleList(
+                [
+                    nn.ModuleList([PerceiverAttention(dim=dim, dim_head=dim_head, heads=heads), feed_forward(dim, ff_mult)])
+                    for _ in range(depth)
+                ]
+            )
+
+    class ProjPlusModel(nn.Module):  # ip_adapter/ip_adapter_faceid.py
+        def __init__(self, cross_attention_dim, id_embeddings_dim, clip_embeddings_dim, num_tokens) -> None:
+            super().__init__()
+            self.proj = nn.Sequential(
+                nn.Linear(id_embeddings_dim, id_embeddings_dim * 2),
+                nn.GELU(),
+                nn.Linear(id_embeddings_dim * 2, cross_attention_dim * num_tokens),
+            )
+            self.norm = nn.LayerNorm(cross_attention_dim)
+            self.perceiver_resampler = FacePerceiverResampler(
+                dim=cross_attention_dim,
+                depth=4,
+                dim_head=64,
+                heads=cross_attention_dim // 64,
+                embedding_dim=clip_embeddings_dim,
+                output_dim=cross_attention_dim,
+                ff_mult=4,
+            )
+
+    torch.manual_seed(seed)
+    state = faceid_sd15_state_dict(unet, seed=seed)  # the attention processors are the same set
+    image_proj = ProjPlusModel(unet.config.cross_attention_dim, FACEID_ID_DIM, clip_embeddings_dim, FACEID_TOKENS)
+    for name, parameter in image_proj.named_parameters():
+        if parameter.ndim == 2:  # trained weights are not upstream's init; keep the signal visible
+            nn.init.normal_(parameter, std=std)
+    state["image_proj"] = {k: v.detach().half() for k, v in image_proj.state_dict().items()}
+    return state
+
+
+def write_clip_vision(folder: Path, *, seed: int = 0) -> Path:
+    """A CLIPVisionModelWithProjection with ViT-H/14's width and patch (1280, 14 px), two layers, 56 px input.
+
+    56 px gives 17 tokens where ViT-H's 224 gives 257; PlusV2's resampler takes
+    any count, and the smaller input keeps the test fast.
+    """
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    config = CLIPVisionConfig(
+        hidden_size=CLIP_VIT_H_WIDTH,
+        intermediate_size=64,
+        projection_dim=1024,
+        num_hidden_layers=2,
+        num_attention_heads=16,
+        image_size=56,
+        patch_size=14,
+    )
+    CLIPVisionModelWithProjection(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def write_sdxl_with_faceid(root: Path, *, seed: int = 0) -> tuple[Path, Path]:
+    """A small SDXL folder with SDXL's real text widths (768 + 1280 = 2048 cross-attention) and a FaceID SDXL ``.bin``."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from lookalike.catalog.tiny import SDXL_SCHEDULER_CONFIG, load_clip_tokenizer, write_byte_level_tokenizer
+
+    base, adapter = root / "base", root / "adapter"
+    write_byte_level_tokenizer(root / "tokenizer")
+    tokenizer = load_clip_tokenizer(root / "tokenizer")
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=256,  # SDXL's
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=6 * 256 + 1280,  # SDXL's 2816
+        cross_attention_dim=2048,  # SDXL's: the adapter's to_k_ip/to_v_ip and projection have their real shapes
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=32,
+    )
+
+    def text(hidden: int, heads: int) -> CLIPTextConfig:
+        return CLIPTextConfig(
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            hidden_size=hidden,
+            intermediate_size=64,
+            num_attention_heads=heads,
+            num_hidden_layers=2,
+            vocab_size=len(tokenizer),
+            projection_dim=1280,
+            max_position_embeddings=77,
+        )
+
+    StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(text(768, 12)),
+        text_encoder_2=CLIPTextModelWithProjection(text(1280, 20)),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER_CONFIG),
+        add_watermarker=False,
+    ).save_pretrained(base, safe_serialization=True)
+    adapter.mkdir(parents=True, exist_ok=True)
+    torch.save(faceid_sd15_state_dict(unet, seed=seed), adapter / FACEID_SDXL_WEIGHT)
+    return base, adapter

@@ -6,7 +6,7 @@ import numpy as np
 from conftest import pixels, unit
 
 from lookalike.generation.batch import PreparedRequest, group_by_call
-from lookalike.generation.identity import blend_identities
+from lookalike.generation.identity import plan_faces
 from lookalike.generation.request import GenerationRequest
 from lookalike.prompts.options import GenerationOptions
 
@@ -72,7 +72,7 @@ def prepared(tiny, **options):
     options = GenerationOptions(**{"seed": 1, **options})
     return PreparedRequest(
         request=request(tiny, "x"), options=options, seeds=options.image_seeds(), steps=options.resolved_steps(),
-        cfg=options.resolved_cfg(), width=64, height=64, blend=blend_identities([(unit(1), 1.0)]),
+        cfg=options.resolved_cfg(), width=64, height=64, faces=plan_faces([(unit(1), 1.0)]),
         deepcache_interval=0, tiny_vae=False,
     )
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from lookalike.catalog.base_models import get_base_model
 from lookalike.config import Settings
-from lookalike.errors import IdentityEmbeddingError, ModelUnavailableError, UnsupportedBaseModelError
+from lookalike.errors import IdentityEmbeddingError, ModelUnavailableError
 from lookalike.generation.request import GenerationRequest
 from lookalike.prompts.options import GenerationOptions
 from lookalike.prompts.schedulers import SCHEDULER_NAMES
@@ -262,6 +262,7 @@ def test_missing_lcm_lora_names_its_pack(tmp_path, tiny, engine):
     assert "lookalike models pull lcm-lora-sdv1-5" in info.value.hint
 
 
-def test_sdxl_is_catalogued_but_refused_clearly(engine):
-    with pytest.raises(UnsupportedBaseModelError):
+def test_sdxl_without_its_files_names_the_pull(engine):
+    with pytest.raises(ModelUnavailableError) as caught:
         engine.generate(GenerationRequest(prompt="x", base_model=get_base_model("sdxl-base-1-0")))
+    assert "lookalike models pull sdxl-base-1-0" in caught.value.hint

@@ -89,8 +89,8 @@ def test_malformed_token_shows_the_offending_part(text, shown):
 
 def test_other_tags_are_refused_not_sent_to_the_text_encoder():
     with pytest.raises(UnsupportedPromptTokenError) as info:
-        parse_prompt("<lora:55:1> woman")
-    assert "<lora:55:1>" in info.value.message
+        parse_prompt("<hypernet:55:1> woman")
+    assert "<hypernet:55:1>" in info.value.message
 
 
 def test_too_many_tokens():

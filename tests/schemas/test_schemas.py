@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lookalike.errors import InvalidFieldError, PostprocessUnavailableError
+from lookalike.errors import InvalidFieldError
 from lookalike.prompts.options import OPTION_FIELDS, GenerationOptions
 from lookalike.schemas import PromptCreate, PromptPublic, TuneCreate, Upload
 
@@ -41,10 +41,13 @@ def test_bad_values_name_their_field(fields, field):
     assert field in info.value.message
 
 
-def test_astria_flags_without_a_step_are_refused_only_when_on():
+def test_the_generation_pass_flags_parse_and_their_strength_needs_its_flag():
     assert PromptCreate.parse({"text": "hi", "hires_fix": "false"}).hires_fix is False
-    with pytest.raises(PostprocessUnavailableError):
-        PromptCreate.parse({"text": "hi", "inpaint_faces": "true"})
+    assert PromptCreate.parse({"text": "hi", "inpaint_faces": "true"}).inpaint_faces is True
+    assert PromptCreate.parse({"text": "hi", "hires_fix": "1", "hires_denoising_strength": "0.3"}).hires_denoising_strength == 0.3
+    with pytest.raises(InvalidFieldError) as info:
+        PromptCreate.parse({"text": "hi", "hires_denoising_strength": "0.3"})
+    assert info.value.field == "hires_denoising_strength"
 
 
 def test_every_option_is_in_the_public_prompt_and_the_request():

@@ -31,9 +31,16 @@ def test_whole_job_from_photos_to_images(page, photo_files, studio_server):
     assert f"<faceid:{tune_id}:1.0>" in page.locator("#prompt-text").input_value()
     assert "blurry" in page.locator("#prompt-negative").input_value()
     quick_settings(page, images=2, steps=2, seed=7)
+    # Astria's looks in the form: a style, a colour grading and film grain.
+    page.locator("#style").select_option("Photographic")
+    page.locator("#color-grading").select_option("Film Portra")
+    page.locator("#film-grain").check()
     prompt_id = generate(page)
     card = wait_done(page, prompt_id)
     expect(card).to_have_attribute("data-status", "succeeded")
+    expect(card.locator(".finishing-note").first).to_contain_text(
+        "color_grading applied (Film Portra); film_grain applied"
+    )
     expect(card.locator(".job-line")).to_contain_text(re.compile(r"Done in \d+(\.\d)? s: 2 pictures"))
     figures = card.locator("figure")
     expect(figures).to_have_count(2)
@@ -50,6 +57,9 @@ def test_whole_job_from_photos_to_images(page, photo_files, studio_server):
         prompts = api.get("/prompts").json()
         assert prompts[0]["id"] == prompt_id and prompts[0]["status"] == "succeeded" and len(prompts[0]["images"]) == 2
         assert prompts[0]["tune_id"] == tune_id
+        assert (prompts[0]["style"], prompts[0]["color_grading"], prompts[0]["film_grain"]) == (
+            "Photographic", "Film Portra", True,
+        )
 
     # Gallery: the tune with its face, the prompt with its picture and date; deleting one.
     expect(page.locator("#tune-list li:not(.empty)")).to_have_count(1)

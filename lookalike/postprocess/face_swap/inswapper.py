@@ -1,11 +1,15 @@
 """Face swap with InsightFace's inswapper_128 (ONNX), as insightface runs it.
 
-For each face: align it to the 128x128 ArcFace template (insightface's
-``norm_crop2``: the 112 template shifted 8 px right), feed it as RGB in
-[0, 1] with the source identity, and paste the 128x128 result back under a
-soft mask. The source identity is the tune's **buffalo_l** ArcFace embedding
-mapped through ``emap``, the 512x512 matrix stored as the model's last
-initializer: ``latent = normalise(embedding @ emap)``.
+For each face, as insightface's ``INSwapper.get``: align it to the 128x128
+ArcFace template (``norm_crop2``: the 112 template shifted 8 px right, the
+same scikit-image fit), feed it as RGB in [0, 1] (``cv2.dnn.blobFromImage``)
+with the source identity, and paste the 128x128 result back with
+insightface's own mask (``inswapper_paste.py``). The source identity is the
+tune's **buffalo_l** ArcFace embedding mapped through ``emap``, the 512x512
+matrix stored as the model's last initializer: ``latent = normalise(embedding
+@ emap)``. Several faces are swapped one after another on the running
+result, as insightface's example does. tests/conformance/test_inswapper.py
+checks all of it against ``INSwapper`` itself.
 
 Licence: the inswapper weights are InsightFace's, for non-commercial research
 use only. The offline warp backend has no such restriction.
@@ -25,12 +29,12 @@ from PIL import Image
 from lookalike.catalog.files import ModelPack, locate
 from lookalike.config import Settings
 from lookalike.errors import ModelIntegrityError
-from lookalike.faces.align import ARCFACE_TEMPLATE_112, similarity_transform
+from lookalike.faces.align import ARCFACE_TEMPLATE_112, estimate_norm
 from lookalike.faces.backends.base import FaceEncoder
 from lookalike.postprocess.base import PostprocessContext, StepResult, to_rgb_array
 from lookalike.postprocess.face_swap.common import realistic_faces, require_tune
 from lookalike.postprocess.models import INSWAPPER_128
-from lookalike.postprocess.paste import paste_back
+from lookalike.postprocess.face_swap.inswapper_paste import paste_swapped
 from lookalike.postprocess.torch_runtime import cached
 
 CROP_SIZE = 128
@@ -75,9 +79,16 @@ class InswapperModel:
         return (latent / np.linalg.norm(latent)).astype(np.float32)
 
     def swap(self, aligned_rgb: np.ndarray, latent: np.ndarray) -> np.ndarray:
-        blob = (aligned_rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+        # insightface's own call (it swaps its BGR crop to RGB; ours is RGB already), so the bytes match.
+        blob = cv2.dnn.blobFromImage(aligned_rgb, 1.0 / 255.0, (CROP_SIZE, CROP_SIZE), (0.0, 0.0, 0.0), swapRB=False)
         (out,) = self.session.run(None, {self.target_input: blob, self.source_input: latent})
         return np.clip(out[0].transpose(1, 2, 0) * 255.0, 0, 255).astype(np.uint8)
+
+
+def align_for_swap(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 128x128 crop inswapper takes and its 2x3 matrix (image -> crop), as ``norm_crop2(img, kps, 128)``."""
+    affine = estimate_norm(landmarks, TEMPLATE_128)
+    return cv2.warpAffine(image, affine, (CROP_SIZE, CROP_SIZE), borderValue=0.0), affine
 
 
 def _providers(ort) -> list[str]:
@@ -128,9 +139,8 @@ class InswapperFaceSwap:
         started = time.perf_counter()
         out = array
         for detection in faces:
-            affine = similarity_transform(detection.landmarks, TEMPLATE_128)
-            aligned = cv2.warpAffine(out, affine, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderValue=0)
-            out = paste_back(out, model.swap(aligned, latent), affine)
+            aligned, affine = align_for_swap(out, detection.landmarks)
+            out = paste_swapped(out, model.swap(aligned, latent), affine)
         return StepResult(
             Image.fromarray(out),
             details={

@@ -7,7 +7,9 @@ const PREVIOUS_KEYS = "lookalike.previousKeys";
 const MAX_PHOTOS = 10;
 const POLL_MS = 500;
 const FINISHED = new Set(["succeeded", "failed"]);
-const FLAGS = ["face_swap", "face_correct", "super_resolution"];
+const FLAGS = ["face_swap", "face_correct", "super_resolution", "film_grain"];
+// Finishing steps that take a value, not a switch: a select of their values (Astria's spellings).
+const CHOICE_STEPS = { color_grading: ["Film Velvia", "Film Portra", "Ektar"] };
 const MAX_UPSCALE_SIDE = 1024;
 // Event streams hold a connection each, and a browser opens at most 6 per server over HTTP/1.1:
 // past this many, a prompt is followed by polling, so the page's own requests never wait behind streams.
@@ -30,12 +32,16 @@ const STEP_WORDS = {
   face_swap: "face swap",
   face_correct: "face correct",
   super_resolution: "super resolution x4",
+  color_grading: "colour grading",
+  film_grain: "film grain",
   identity_score: "checking the likeness",
 };
 const FALLBACK_STEPS = [
   { name: "face_swap", title: "Face swap", description: "Puts the tune's face onto each realistic face in the picture.", installed: true },
   { name: "face_correct", title: "Face correct", description: "Restores faces: cleaner eyes, skin and teeth.", installed: true },
   { name: "super_resolution", title: "Super resolution x4", description: "Makes the picture four times wider and taller.", installed: true },
+  { name: "color_grading", title: "Colour grading", description: "A film look: Film Velvia, Film Portra or Ektar.", installed: true },
+  { name: "film_grain", title: "Film grain", description: "Fine grain sized to the picture, strongest in the mid-tones.", installed: true },
 ];
 const FALLBACK_SCHEDULERS = [
   ["lcm", "LCM", 6, 1], ["dpm++2m_karras", "DPM++ 2M Karras", 25, 5], ["euler_a", "Euler a", 30, 5], ["euler", "Euler", 30, 5],
@@ -54,6 +60,7 @@ const FIELD_LABELS = {
   text: "Prompt", negative_prompt: "Negative prompt", num_images: "Images", steps: "Steps", cfg_scale: "CFG", seed: "Seed",
   scheduler: "Scheduler", aspect_ratio: "Aspect", w: "Width", h: "Height", title: "Title", name: "Class",
   base_tune_id: "Base model", face_swap: "Face swap", face_correct: "Face correct", super_resolution: "Super resolution",
+  style: "Style", color_grading: "Colour grading", film_grain: "Film grain", ar: "Aspect",
 };
 // A refused photo, in words (its card says which photo, so these do not).
 const PHOTO_WORDS = {
@@ -141,7 +148,6 @@ function words(e) {
     case "unsupported_prompt_token": return { text: "The prompt has a token this server does not use: only <faceid:ID:1.0> tokens work." };
     case "too_many_faceid_tokens": return { text: "The prompt names too many tunes: at most 8." };
     case "faceid_weight_out_of_range": return { text: "The weight in a <faceid:ID:W> token must be from 0 to 2." };
-    case "postprocess_unavailable": return { text: "That finishing step is not available on this server yet." };
     default: break;
   }
   if (PHOTO_WORDS[e.code]) return { text: photo + PHOTO_WORDS[e.code] };
@@ -389,12 +395,19 @@ function describeBaseModel() {
 function renderFinishing() {
   const steps = (state.models && state.models.finishing_steps) || FALLBACK_STEPS;
   const checked = new Set(FLAGS.filter((f) => $(f.replaceAll("_", "-")) && $(f.replaceAll("_", "-")).checked));
+  const chosen = Object.fromEntries(Object.keys(CHOICE_STEPS).map((c) => [c, $(c.replaceAll("_", "-"))?.value || ""]));
   $("finishing-list").replaceChildren(
     ...steps.map((s) => {
       const id = s.name.replaceAll("_", "-");
       const why = s.installed ? null : el("span", { class: "hint missing" }, " Not installed on this server.");
       const op = el("span", { class: "operator" });
       if (!s.installed) showOperator(op, s.pull_command ? [s.pull_command] : []);
+      if (CHOICE_STEPS[s.name]) {
+        const select = el("select", { id, "data-choice": s.name, disabled: !s.installed, "aria-describedby": `${id}-help` },
+          el("option", { value: "" }, "none"), ...CHOICE_STEPS[s.name].map((v) => el("option", { value: v, selected: v === chosen[s.name] }, v)));
+        return el("label", { class: `check choice${s.installed ? "" : " unavailable"}` }, select,
+          el("span", {}, el("strong", {}, s.title), el("span", { id: `${id}-help`, class: "hint" }, ` ${s.description}`), why, s.installed ? null : op));
+      }
       return el("label", { class: `check${s.installed ? "" : " unavailable"}` },
         el("input", { id, type: "checkbox", "data-flag": s.name, disabled: !s.installed, checked: s.installed && checked.has(s.name) }),
         el("span", {}, el("strong", {}, s.title), el("span", { class: "hint" }, ` ${s.description}`), why, s.installed ? null : op));
@@ -592,6 +605,8 @@ function promptFields(text) {
   };
   if ($("seed").value !== "") fields.seed = Number($("seed").value);
   for (const box of $("finishing-list").querySelectorAll("input[data-flag]")) if (box.checked) fields[box.dataset.flag] = true;
+  for (const select of $("finishing-list").querySelectorAll("select[data-choice]")) if (select.value) fields[select.dataset.choice] = select.value;
+  if ($("style").value) fields.style = $("style").value;
   if ($("aspect").value) fields.aspect_ratio = $("aspect").value;
   return fields;
 }
@@ -896,7 +911,7 @@ function figure(prompt, d, n, r) {
   const height = d.height || r.h;
   const settings = [
     ["Seed", d.seed ?? r.seed], ["Size", width && height ? `${width} × ${height}` : null], ["Steps", r.steps], ["CFG", r.cfg_scale],
-    ["Scheduler", r.scheduler], ["Base model", prompt.base_model], ["Finishing", d.postprocess],
+    ["Scheduler", r.scheduler], ["Style", r.style], ["Base model", prompt.base_model], ["Finishing", d.postprocess],
   ].filter(([, v]) => v != null && v !== "");
   const actions = [el("button", { type: "button", class: "secondary small", onclick: () => useSettings(prompt, d, n), "aria-label": `Use these settings of ${name}` }, "Use these settings")];
   for (const [flag, title] of [["super_resolution", "Upscale x4"], ["face_correct", "Face correct"]]) {
@@ -952,6 +967,8 @@ function useSettings(prompt, d, n) {
   if (aspect && ![...$("aspect").options].some((o) => o.value === aspect)) $("aspect").append(el("option", { value: aspect }, aspect));
   $("aspect").value = aspect;
   for (const box of $("finishing-list").querySelectorAll("input[data-flag]")) box.checked = !box.disabled && Boolean(r[box.dataset.flag]);
+  for (const select of $("finishing-list").querySelectorAll("select[data-choice]")) select.value = (!select.disabled && r[select.dataset.choice]) || "";
+  $("style").value = r.style || "";
   pressPreset(null);
   clearPromptError();
   say($("prompt-status"), `The settings of picture ${n} of prompt ${prompt.id} are in the form, with its seed ${$("seed").value}: Generate makes the same picture again. Clear the seed for new ones.`);
@@ -966,6 +983,8 @@ async function refine(prompt, d, n, flag, title) {
     steps: r.steps, cfg_scale: r.cfg_scale, scheduler: r.scheduler, w: r.w, h: r.h,
   };
   for (const f of FLAGS) if (r[f] || f === flag) fields[f] = true;
+  // The same picture again needs the same style; its look goes with it.
+  for (const f of ["style", ...Object.keys(CHOICE_STEPS)]) if (r[f]) fields[f] = r[f];
   clearPromptError();
   const label = `${title} of picture ${n} of prompt ${prompt.id} (same seed and settings)`;
   const made = await submitPrompt(prompt.tune_id, fields, { label });
