@@ -50,3 +50,34 @@ def atomic_writer(path: Path | str, *, fsync: bool = False) -> Iterator[BinaryIO
 def atomic_write_bytes(path: Path | str, data: bytes, *, fsync: bool = False) -> None:
     with atomic_writer(path, fsync=fsync) as fh:
         fh.write(data)
+
+
+def write_folder_once(root: Path | str, is_current, write) -> Path:
+    """``root``, written by ``write(staging_folder)`` unless ``is_current(root)`` already holds.
+
+    Processes sharing the parent folder take turns under a lock file beside
+    ``root`` (an API server and a worker starting together must not remove
+    each other's fresh copy), and the folder is written aside and swapped in
+    whole, so a process that dies half-way never leaves half a folder.
+    """
+    import fcntl
+    import shutil
+
+    root = Path(root)
+    if is_current(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_current(root):
+            return root
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+        try:
+            write(staging)
+            if root.exists():
+                shutil.rmtree(root, ignore_errors=True)
+            os.replace(staging, root)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return root

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lookalike.accounts.service import AccountService
-from lookalike.catalog.base_models import BASE_MODELS, BaseModelSpec, find_gallery_spec
+from lookalike.catalog.base_models import BaseModelSpec, all_base_models, find_gallery_spec
 from lookalike.config import Settings
 from lookalike.execution.context import RunContext
 from lookalike.faces.analyzer import FaceAnalyzer
@@ -273,8 +273,8 @@ class Services:
         )
 
     def gallery(self) -> tuple[BaseModelSpec, ...]:
-        """The base models, which the API shows as Astria's gallery tunes."""
-        return BASE_MODELS
+        """The base models (the catalog's and the operator's own checkpoints), shown as Astria's gallery tunes."""
+        return all_base_models(self.settings)
 
     def gallery_model(self, gallery_id: int) -> BaseModelSpec | None:
         return find_gallery_spec(gallery_id)

@@ -10,7 +10,7 @@ from lookalike.api.context import Ctx
 from lookalike.api.forms import fields_named_as_sent, read_body, section
 from lookalike.api.links import LINK_ERRORS, LINK_OPENAPI, LinkOrCaller
 from lookalike.api.params import BeforeId, IdempotencyKey, ImagePosition, Limit, Offset, TuneId
-from lookalike.api.schemas import CREATE_ERRORS, ERRORS, request_body
+from lookalike.api.schemas import CREATE_ERRORS, ERRORS, ErrorBody, request_body
 from lookalike.schemas import TuneCreate, TunePublic, TuneUpdate
 
 router = APIRouter(tags=["tunes"])
@@ -122,6 +122,7 @@ def get_photo(ctx: Ctx, caller: LinkOrCaller, tune_id: TuneId, position: ImagePo
         **ERRORS,
         **LINK_ERRORS,
         200: {"content": {"application/octet-stream": {}}, "description": "The LoRA, kohya layout (.safetensors)."},
+        409: {"model": ErrorBody, "description": "The tune's training has not ended yet (tune_not_trained)."},
     },
     response_class=Response,
     openapi_extra=LINK_OPENAPI,

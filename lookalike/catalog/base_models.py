@@ -225,13 +225,28 @@ class BaseModelSpec:
     # without one (fine for the tiny model, poor images on a real one).
     scheduler_loras: tuple[SchedulerLora, ...] = ()
     adapter_options: tuple[AdapterSpec, ...] = ()
-    # SDXL is catalogued so the data shape is right; the engine runs SD1.5 only.
+    # A UNet trained for inpainting (9 input channels: latents, mask, masked
+    # image), a diffusers ``unet/`` folder; inpaint_faces uses it when it is on
+    # disk, the model's own UNet otherwise (generation/pipelines.py).
+    inpaint_unet: ModelSource | None = None
     engine_supported: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def adapter_encoder(self) -> str:
         return self.adapter.encoder
+
+    @property
+    def inpaint_pack(self) -> ModelPack | None:
+        """The inpainting UNet's files, pulled as their own pack (``lookalike models pull <id>-inpainting``)."""
+        if self.inpaint_unet is None or self.inpaint_unet.kind != "hub":
+            return None
+        return ModelPack(
+            id=f"{self.id}-inpainting",
+            title=f"Inpainting UNet for {self.name} ({self.inpaint_unet.repo})",
+            license=self.license,
+            files=self.inpaint_unet.remote_files(),
+        )
 
     def adapter_pack(self, adapter: AdapterSpec) -> ModelPack:
         """An extra adapter's files (PlusV2: its ``.bin`` and the CLIP image encoder), pulled as their own pack."""
@@ -343,45 +358,33 @@ FACEID_PLUSV2_SDXL = AdapterSpec(
 TINY_DIR = "tiny"
 TINY_XL_DIR = "tiny-xl"
 
-# Seeded random weights written by lookalike.catalog.tiny in the real file
-# layout; its adapter takes the offline dlib encoder's 128-d vectors.
-TINY_ADAPTER = AdapterSpec(
-    id="tiny-faceid",
-    kind="faceid",
-    source=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/ip-adapter"),
-    weight_name="ip-adapter-faceid_sd15.bin",
-    lora_name=None,  # the LoRA is inside the .bin, as upstream
-    encoder=DLIB_RESNET,
-    embedding_dim=128,
-    license="apache-2.0 (random weights made by lookalike)",
-)
 
-# FaceID PlusV2 for the tiny models: upstream's ProjPlusModel layout (a
-# perceiver resampler over a CLIP image encoder's hidden states) and a small
-# CLIPVisionModelWithProjection beside it, as the real pack pairs them.
-TINY_PLUSV2_ADAPTER = AdapterSpec(
-    id="tiny-faceid-plusv2",
-    kind="faceid_plusv2",
-    source=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/ip-adapter"),
-    weight_name="ip-adapter-faceid-plusv2_sd15.bin",
-    lora_name=None,
-    encoder=DLIB_RESNET,
-    embedding_dim=128,
-    license="apache-2.0 (random weights made by lookalike)",
-    image_encoder=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/image_encoder"),
-)
+def _tiny_adapter(adapter_id: str, folder: str, weight_name: str, *, plus: bool = False) -> AdapterSpec:
+    """An adapter of a tiny model: seeded random weights written by lookalike.catalog.tiny in the real layout.
 
-# The same for the tiny SDXL model: SDXL's FaceID layout (MLPProjModel onto
-# the UNet's cross-attention width, LoRA on every processor).
-TINY_XL_ADAPTER = AdapterSpec(
-    id="tiny-faceid-xl",
-    kind="faceid",
-    source=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/ip-adapter"),
-    weight_name="ip-adapter-faceid_sdxl.bin",
-    lora_name=None,
-    encoder=DLIB_RESNET,
-    embedding_dim=128,
-    license="apache-2.0 (random weights made by lookalike)",
+    Its FaceID adapter takes the offline dlib encoder's 128-d vectors. PlusV2
+    (``plus``) is upstream's ProjPlusModel layout (a perceiver resampler over
+    a CLIP image encoder's hidden states) with a small CLIP image encoder
+    beside it, as the real pack pairs them. The LoRA is inside the ``.bin``, as upstream.
+    """
+    return AdapterSpec(
+        id=adapter_id,
+        kind="faceid_plusv2" if plus else "faceid",
+        source=ModelSource(kind="builtin", local_dir=f"{folder}/ip-adapter"),
+        weight_name=weight_name,
+        lora_name=None,
+        encoder=DLIB_RESNET,
+        embedding_dim=128,
+        license="apache-2.0 (random weights made by lookalike)",
+        image_encoder=ModelSource(kind="builtin", local_dir=f"{folder}/image_encoder") if plus else None,
+    )
+
+
+TINY_ADAPTER = _tiny_adapter("tiny-faceid", TINY_DIR, "ip-adapter-faceid_sd15.bin")
+TINY_PLUSV2_ADAPTER = _tiny_adapter("tiny-faceid-plusv2", TINY_DIR, "ip-adapter-faceid-plusv2_sd15.bin", plus=True)
+TINY_XL_ADAPTER = _tiny_adapter("tiny-faceid-xl", TINY_XL_DIR, "ip-adapter-faceid_sdxl.bin")
+TINY_XL_PLUSV2_ADAPTER = _tiny_adapter(
+    "tiny-faceid-plusv2-xl", TINY_XL_DIR, "ip-adapter-faceid-plusv2_sdxl.bin", plus=True
 )
 
 # --- base models ----------------------------------------------------------------
@@ -486,6 +489,17 @@ SD15 = BaseModelSpec(
     ),
     adapter=FACEID_SD15,
     adapter_options=(FACEID_PLUSV2_SD15,),
+    # runwayml's SD1.5 inpainting UNet (same text encoder and VAE). Commit and
+    # the fp16 file's digest as refiners pins them
+    # (src/refiners/conversion/models/unet_sd15.py, runwayml_inpainting).
+    inpaint_unet=hub(
+        "stable-diffusion-v1-5/stable-diffusion-inpainting",
+        ("unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors"),
+        revision="8a4288a76071f7280aedbdb3253bdb9e9d5d84bb",
+        sha256={
+            "unet/diffusion_pytorch_model.fp16.safetensors": "24b788b4a777748377cc20364eea4ae113c8c42f4468c16bc8c02fdae5492af9",
+        },
+    ),
     scheduler_loras=_SD15_FAST_LORAS,
     license="creativeml-openrail-m",
     native_size=512,
@@ -525,22 +539,11 @@ TINY = BaseModelSpec(
     source=ModelSource(kind="builtin", local_dir=TINY_DIR),
     adapter=TINY_ADAPTER,
     adapter_options=(TINY_PLUSV2_ADAPTER,),
+    inpaint_unet=ModelSource(kind="builtin", local_dir=f"{TINY_DIR}/inpaint"),
     license="apache-2.0",
     native_size=64,
     description="SD1.5-shaped pipeline with seeded random weights; makes noise, fast.",
     tags=("test",),
-)
-
-TINY_XL_PLUSV2_ADAPTER = AdapterSpec(
-    id="tiny-faceid-plusv2-xl",
-    kind="faceid_plusv2",
-    source=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/ip-adapter"),
-    weight_name="ip-adapter-faceid-plusv2_sdxl.bin",
-    lora_name=None,
-    encoder=DLIB_RESNET,
-    embedding_dim=128,
-    license="apache-2.0 (random weights made by lookalike)",
-    image_encoder=ModelSource(kind="builtin", local_dir=f"{TINY_XL_DIR}/image_encoder"),
 )
 
 TINY_XL = BaseModelSpec(
@@ -628,6 +631,9 @@ def model_packs() -> tuple[ModelPack, ...]:
             if lora.pack.id not in seen:
                 seen.add(lora.pack.id)
                 packs.append(lora.pack)
+    for spec in BASE_MODELS:
+        if spec.inpaint_pack is not None:
+            packs.append(spec.inpaint_pack)
     packs.append(TAESD_PACK)
     return tuple(packs)
 

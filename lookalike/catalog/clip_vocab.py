@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 
 from lookalike.catalog.files import ModelPack, RemoteFile, verify
+from lookalike.catalog.tiny import bytes_to_unicode
 from lookalike.errors import ModelUnavailableError
 
 BPE_FILENAME = "bpe_simple_vocab_16e6.txt.gz"
@@ -84,25 +85,13 @@ def bpe_available(models_dir: Path) -> bool:
     return (Path(models_dir) / CLIP_BPE.files[0].path).is_file() or _installed_copy() is not None
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    # CLIP's (and GPT-2's) reversible byte -> printable character table, in its order.
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in chars), strict=True))
 
 
 def vocab_and_merges(bpe_gz: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """CLIP's token ids and merges, as ``SimpleTokenizer.__init__`` derives them from the merges file."""
     lines = gzip.decompress(Path(bpe_gz).read_bytes()).decode("utf-8").split("\n")
     merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]  # line 0 is a version header
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + [START, END]
     vocab = {token: i for i, token in enumerate(tokens)}
     if len(vocab) != VOCAB_SIZE or any(len(m) != 2 for m in merges):

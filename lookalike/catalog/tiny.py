@@ -14,18 +14,15 @@ makes a full-size adapter the same way.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lookalike.catalog.base_models import TINY, TINY_XL, BaseModelSpec
+from lookalike.fileio import write_folder_once
 
 # Bump when anything written here changes; an older folder is rewritten.
-TINY_VERSION = 2
+TINY_VERSION = 3
 MARKER = "lookalike-tiny.json"
 SEED = 0
 TINY_LORA_RANK = 4
@@ -69,32 +66,8 @@ def ensure_tiny_model(models_dir: Path, spec: BaseModelSpec = TINY) -> Path:
     """The tiny model's folder (``spec``: ``TINY`` or ``TINY_XL``), written first if missing or older."""
     if spec.source.kind != "builtin":
         raise ValueError(f"{spec.id} is not a built-in tiny model")
-    root = tiny_model_dir(models_dir, spec)
-    if _is_current(root):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    # Two processes on one models folder (an API server and a worker starting
-    # together) take turns: without the lock the second could remove the copy
-    # the first has just swapped in and is loading.
-    with open(root.parent / f".{root.name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _is_current(root):
-            return root
-        # Written aside and swapped in, so that a process that dies half-way
-        # never leaves a half-written model behind.
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-        try:
-            if spec.family == "sdxl":
-                write_tiny_xl_model(staging)
-            else:
-                write_tiny_model(staging)
-            if root.exists():
-                shutil.rmtree(root, ignore_errors=True)
-            os.replace(staging, root)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-    return root
+    writer = write_tiny_xl_model if spec.family == "sdxl" else write_tiny_model
+    return write_folder_once(tiny_model_dir(models_dir, spec), _is_current, writer)
 
 
 def _is_current(root: Path) -> bool:
@@ -109,7 +82,7 @@ def _is_current(root: Path) -> bool:
 
 def write_tiny_model(root: Path) -> None:
     import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     root.mkdir(parents=True, exist_ok=True)
@@ -131,17 +104,7 @@ def write_tiny_model(root: Path) -> None:
         cross_attention_dim=64,
         norm_num_groups=2,
     )
-    torch.manual_seed(SEED)
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        norm_num_groups=2,
-        sample_size=64,
-    )
+    vae = _tiny_vae(norm_num_groups=2)
     torch.manual_seed(SEED)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -168,14 +131,14 @@ def write_tiny_model(root: Path) -> None:
         requires_safety_checker=False,
     )
     pipe.save_pretrained(root, safe_serialization=True)
-
     _write_adapter(root, TINY, unet)
+    _write_inpaint_unet(root, TINY, unet)
 
 
 def write_tiny_xl_model(root: Path) -> None:
     """SDXL's classes at diffusers' ``StableDiffusionXLPipelineFastTests`` sizes, plus a FaceID SDXL ``.bin``."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     root.mkdir(parents=True, exist_ok=True)
@@ -204,16 +167,7 @@ def write_tiny_xl_model(root: Path) -> None:
         cross_attention_dim=64,
         norm_num_groups=1,
     )
-    torch.manual_seed(SEED)
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        sample_size=64,
-    )
+    vae = _tiny_vae(norm_num_groups=32)
 
     def text_config(tok) -> CLIPTextConfig:
         return CLIPTextConfig(
@@ -248,6 +202,41 @@ def write_tiny_xl_model(root: Path) -> None:
     )
     pipe.save_pretrained(root, safe_serialization=True)
     _write_adapter(root, TINY_XL, unet)
+
+
+def _write_inpaint_unet(root: Path, spec: BaseModelSpec, unet) -> None:
+    """An inpainting UNet beside the model (``spec.inpaint_unet``): the same UNet with 9 input channels.
+
+    Latents (4), the mask (1) and the masked picture's latents (4), as
+    runwayml's inpainting checkpoint takes them; seeded, in a ``unet/`` folder.
+    """
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    config = dict(unet.config)
+    config["in_channels"] = 9
+    torch.manual_seed(SEED + 2)
+    inpaint = UNet2DConditionModel.from_config(config)
+    folder = root / Path(spec.inpaint_unet.local_dir).relative_to(spec.source.local_dir) / "unet"
+    inpaint.save_pretrained(folder, safe_serialization=True)
+
+
+def _tiny_vae(*, norm_num_groups: int):
+    """diffusers' dummy VAE (two blocks, 32/64 channels: latents at half the image side)."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(SEED)
+    return AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=norm_num_groups,
+        sample_size=64,
+    )
 
 
 def _write_adapter(root: Path, spec: BaseModelSpec, unet) -> None:
@@ -413,7 +402,7 @@ def _hidden_size(unet, processor_name: str) -> int:
 # --- an offline CLIP tokenizer -------------------------------------------------------
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     # GPT-2/CLIP's reversible byte -> printable character table.
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
     printable += list(range(ord("®"), ord("ÿ") + 1))
@@ -435,7 +424,7 @@ def write_byte_level_tokenizer(folder: Path) -> None:
     longer than 77 tokens easy to produce in tests.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     vocab_list = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: i for i, token in enumerate(vocab_list)}
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")

@@ -10,15 +10,12 @@ and a test can tell whether the control image reached the UNet.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from lookalike.catalog.base_models import BaseModelSpec
 from lookalike.catalog.controlnets import ControlNetSpec
+from lookalike.fileio import write_folder_once
 
 # Bump when what is written here changes; an older folder is rewritten.
 TINY_CONTROLNET_VERSION = 1
@@ -38,24 +35,14 @@ def ensure_tiny_controlnet(models_dir: Path, base_model: BaseModelSpec, spec: Co
     if _is_current(root, stamp):
         return root
     model_dir = ensure_tiny_model(models_dir, base_model)
-    root.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(staging: Path) -> None:
+        write_tiny_controlnet(staging, model_dir, seed=SEED)
+        (staging / MARKER).write_text(json.dumps(stamp) + "\n")
+
     # As the tiny models: processes sharing a models folder take turns, and
     # the folder is written aside and swapped in whole.
-    with open(root.parent / f".{root.name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _is_current(root, stamp):
-            return root
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-        try:
-            write_tiny_controlnet(staging, model_dir, seed=SEED)
-            (staging / MARKER).write_text(json.dumps(stamp) + "\n")
-            if root.exists():
-                shutil.rmtree(root, ignore_errors=True)
-            os.replace(staging, root)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-    return root
+    return write_folder_once(root, lambda path: _is_current(path, stamp), write)
 
 
 def write_tiny_controlnet(folder: Path, model_dir: Path, *, seed: int = SEED) -> None:

@@ -56,6 +56,8 @@ class PromptBar:
         if phase == "queued":
             position = progress.get("queue_position")
             self._set("queued", None, 0, f"position {position} in line" if position else "")
+        elif phase == "waiting":
+            self._set("waiting", None, 0, "for a LoRA tune it names to finish training")
         elif phase == "denoising" and steps:
             self._set("denoising", steps, step or 0, f"step {step or 0}/{steps}" + _images(images))
         elif phase == "denoising":

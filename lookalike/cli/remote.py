@@ -46,14 +46,16 @@ def prompt_target(text: str, base_model: str | None) -> int:
     """The id a prompt is posted to (``/tunes/ID/prompts``), as Astria's paths want one.
 
     A base model asked for wins (its gallery id); else the first tune named in
-    the text, whose base model the server uses; else the default base model.
+    the text (a ``<faceid>`` tune's, else a ``<lora>`` tune's), whose base
+    model the server uses; else the default base model.
     """
     from lookalike.catalog.base_models import DEFAULT_BASE_MODEL_ID, get_base_model
     from lookalike.prompts.syntax import parse_prompt
 
     if base_model:
         return get_base_model(int(base_model) if base_model.isdigit() else base_model).gallery_id
-    tokens = parse_prompt(text).tokens
+    parsed = parse_prompt(text)
+    tokens = parsed.tokens or parsed.loras
     if tokens and tokens[0].tune_id.isdigit():
         return int(tokens[0].tune_id)
     return get_base_model(DEFAULT_BASE_MODEL_ID).gallery_id

@@ -230,11 +230,18 @@ def _check_loras(ctx: RunContext, parsed: ParsedPrompt, account_id: int | None) 
 
     A tune still queued or training passes: its prompt waits for it (jobs/submit.py).
     """
-    from lookalike.errors import NotALoraTuneError, TuneTrainingFailedError
+    from lookalike.errors import LoraTokenError, NotALoraTuneError, TuneTrainingFailedError
 
     loras, bases = [], []
     for token in parsed.loras:
         number = _tune_number(token.tune_id)
+        if any(number == seen for seen, _ in loras):
+            # One adapter per tune in the pipeline: two weights for it would be a guess at which.
+            raise LoraTokenError(
+                f"The prompt names tune {number} in two <lora> tokens; give it one token with one weight.",
+                field="text",
+                details={"tune_id": number, "token": token.raw},
+            )
         try:
             tune = ctx.tunes.get(number, account_id=account_id)
         except TuneNotFoundError as exc:

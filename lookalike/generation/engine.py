@@ -185,7 +185,10 @@ class Engine:
         with loaded.lock, torch.inference_mode():
             controlnet = self._controlnet(loaded, first.request.control)
             self._configure(loaded, first)
-            pipe = loaded.pipeline_for(first.mode, controlnet)
+            pipe = self._inpainting(loaded, first, controlnet) or loaded.pipeline_for(first.mode, controlnet)
+            notes = [("Inpaint UNet", loaded.spec.inpaint_pack.id if loaded.spec.inpaint_pack else "inpainting")] if (
+                pipe is loaded.inpainting
+            ) else []
             pipe.scheduler = loaded.pipe.scheduler
             t0 = time.perf_counter()
             encoded = [
@@ -245,15 +248,18 @@ class Engine:
             timings["batch_images"] = float(sum(len(p.seeds) for p in group))
 
         return [
-            self._result(p, imgs, dict(timings), score_identity, call_started)
+            self._result(p, imgs, dict(timings), score_identity, call_started, notes)
             for p, imgs in zip(group, images, strict=True)
         ]
 
-    def _result(self, prepared: PreparedRequest, pil_images, timings, score_identity, started) -> GenerationResult:
+    def _result(
+        self, prepared: PreparedRequest, pil_images, timings, score_identity, started, notes=()
+    ) -> GenerationResult:
         request, options, faces = prepared.request, prepared.options, prepared.faces
         info = get_scheduler_info(options.scheduler)
         scorer = score_identity or self.score_identity
         extra = _extra_parameters(request, prepared)
+        extra[-1:-1] = list(notes)
         if prepared.deepcache_interval:
             extra.insert(0, ("DeepCache interval", str(prepared.deepcache_interval)))
         if prepared.tiny_vae:
@@ -305,6 +311,32 @@ class Engine:
         from lookalike.generation.controlnet import load_controlnet
 
         return load_controlnet(loaded, control.kind, self.settings.models_dir)
+
+    def _inpainting(self, loaded: LoadedPipeline, prepared: PreparedRequest, controlnet):
+        """The model's inpainting-UNet pipeline for an inpainting call it can serve, configured; else None.
+
+        It serves the plain FaceID adapter with no ControlNet, no user LoRA and
+        no scheduler LoRA (those live on the main UNet); anything else, or a
+        model with no inpainting UNet on disk, inpaints with the main UNet.
+        """
+        if prepared.mode != "inpaint" or controlnet is not None or prepared.request.loras:
+            return None
+        if (loaded.adapter or loaded.spec.adapter).kind != "faceid":
+            return None
+        if get_scheduler_info(prepared.options.scheduler).needs_lora and loaded.spec.scheduler_lora(prepared.options.scheduler):
+            return None
+        pipe = loaded.inpainting_pipeline(self.settings.models_dir)
+        if pipe is None:
+            return None
+        faces = prepared.faces
+        pipe.set_ip_adapter_scale(scale_setting(faces))
+        if FACEID_ADAPTER_NAME in getattr(pipe.unet, "peft_config", {}):
+            if faces.active:
+                pipe.enable_lora()
+                pipe.set_adapters([FACEID_ADAPTER_NAME], adapter_weights=[faces.lora_scale])
+            else:
+                pipe.disable_lora()
+        return pipe
 
     def _configure(self, loaded: LoadedPipeline, prepared: PreparedRequest) -> None:
         faces, scheduler = prepared.faces, prepared.options.scheduler

@@ -83,13 +83,18 @@ class _Family:
 
         return per_image_adapter(getattr(diffusers, self.classes[(mode, controlnet)]))
 
-    def variant(self, pipe, mode: str, controlnet=None):
-        """A pipeline of ``mode`` (and ControlNet) built on ``pipe``'s very modules (nothing is copied or reloaded)."""
+    def variant(self, pipe, mode: str, controlnet=None, unet=None):
+        """A pipeline of ``mode`` (and ControlNet) built on ``pipe``'s very modules (nothing is copied or reloaded).
+
+        ``unet`` replaces the UNet (an inpainting checkpoint's own).
+        """
         cls = self.pipeline_class(mode, controlnet is not None)
         wanted = set(cls._get_signature_keys(cls)[0])
         components = {k: v for k, v in pipe.components.items() if k in wanted}
         if controlnet is not None:
             components["controlnet"] = controlnet
+        if unet is not None:
+            components["unet"] = unet
         extra = {k: v for k, v in self._config_kwargs(pipe, cls).items() if k not in components or components[k] is None}
         components = {k: v for k, v in components.items() if k not in extra}
         variant = cls(**components, **extra)

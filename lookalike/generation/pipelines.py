@@ -113,6 +113,8 @@ class LoadedPipeline:
     # Pipelines of other modes (img2img, inpaint, ControlNet) on the same modules, by (mode, controlnet id).
     variants: dict[tuple[str, str | None], Any] = field(default_factory=dict)
     controlnets: dict[str, Any] = field(default_factory=dict)  # loaded ControlNets by catalog id
+    # The inpainting pipeline on the model's inpainting UNet (False: looked for, there is none on disk).
+    inpainting: Any = None
     # Users' LoRAs (trained tunes) loaded into this pipeline, least recently used first.
     user_loras: OrderedDict[str, str] = field(default_factory=OrderedDict)  # adapter name -> file
 
@@ -131,6 +133,17 @@ class LoadedPipeline:
             variant = self.family.variant(self.pipe, mode, controlnet)
             self.variants[key] = variant
         return variant
+
+    def inpainting_pipeline(self, models_dir: Path):
+        """diffusers' inpainting pipeline on the model's inpainting UNet, its FaceID adapter loaded; None without one.
+
+        Built once, on the same text encoder and VAE; the UNet is the
+        catalog's ``inpaint_unet`` (9 input channels), so the FaceID adapter
+        and its LoRA are loaded into it as into the main UNet.
+        """
+        if self.inpainting is None:
+            self.inpainting = _load_inpainting(self, Path(models_dir)) or False
+        return self.inpainting or None
 
     def ensure_scheduler_lora(self, lora: SchedulerLora, models_dir: Path) -> str:
         name = f"sched_{lora.scheduler}"
@@ -283,6 +296,48 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype, adapter:
     )
 
 
+def inpaint_unet_dir(spec: BaseModelSpec, models_dir: Path) -> Path | None:
+    """The folder holding the model's inpainting ``unet/``, or None where the catalog has none or it is not pulled."""
+    source = spec.inpaint_unet
+    if source is None:
+        return None
+    if source.kind in ("builtin", "local"):
+        if source.kind == "builtin":
+            from lookalike.catalog.tiny import ensure_tiny_model
+
+            ensure_tiny_model(models_dir, spec)
+        folder = Path(source.path).expanduser() if source.path else Path(models_dir) / source.local_dir
+        return folder if (folder / "unet" / "config.json").is_file() else None
+    try:
+        locate(spec.inpaint_pack, models_dir)
+    except ModelUnavailableError:
+        return None
+    return Path(models_dir) / source.local_dir
+
+
+def _load_inpainting(loaded: LoadedPipeline, models_dir: Path):
+    from diffusers import UNet2DConditionModel
+
+    folder = inpaint_unet_dir(loaded.spec, models_dir)
+    if folder is None:
+        return None
+    # The published inpainting UNet ships fp16 weights only ("...fp16.safetensors").
+    variant = "fp16" if (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file() else None
+    unet = UNet2DConditionModel.from_pretrained(
+        str(folder), subfolder="unet", torch_dtype=loaded.dtype, variant=variant, local_files_only=True
+    )
+    pipe = loaded.family.variant(loaded.pipe, "inpaint", unet=unet.to(loaded.device))
+    adapter = loaded.adapter or loaded.spec.adapter
+    pipe.load_ip_adapter(
+        str(Path(models_dir) / adapter.source.local_dir),
+        subfolder="",
+        weight_name=adapter.weight_name,
+        image_encoder_folder=None,
+        local_files_only=True,
+    )
+    return pipe
+
+
 def _add_image_encoder(pipe, folder: Path, dtype) -> None:
     """FaceID PlusV2's CLIP image encoder and the feature extractor sized for it, as ``load_ip_adapter`` pairs them."""
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
@@ -360,5 +415,6 @@ def _release(entry: LoadedPipeline) -> None:
         entry.pipe = None
         entry.variants.clear()
         entry.controlnets.clear()
+        entry.inpainting = None
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -114,6 +114,9 @@ class TuneIntake:
         if extra_prompts is not None:
             planned += [(None, prompt) for prompt in extra_prompts(tune["id"])]
         queued = self._queue_all(account_id, tune["id"], planned)
+        if plan is not None:
+            # A training was queued: wake whichever loop runs or publishes work, as a new prompt does.
+            self.prompts.on_queued()
         if callback and (plan is None or tune["trained_at"] is not None):
             self.callbacks().enqueue(
                 account_id=account_id,

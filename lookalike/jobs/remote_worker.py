@@ -40,8 +40,11 @@ class LeaseKeeper:
         lease_s: float,
         *,
         wait: Callable[[float], bool] | None = None,
+        what: str = "prompt",
     ) -> None:
+        # ``queue``: anything with renew(id, attempt=, lease_s=): the prompt queue, or the training queue (what="tune").
         self.queue, self.prompt_id, self.attempt, self.lease_s = queue, prompt_id, attempt, lease_s
+        self.what = what
         self._stop = threading.Event()
         # The beat: wait(seconds) -> True once the keeper should stop. Tests
         # pass one that moves the queue's fake clock instead of sleeping.
@@ -60,12 +63,13 @@ class LeaseKeeper:
         while not self._wait(self.lease_s / 3) and not self._stop.is_set():
             try:
                 if not self.queue.renew(self.prompt_id, attempt=self.attempt, lease_s=self.lease_s):
-                    log.warning("prompt %s: another attempt holds it now; first to finish wins", self.prompt_id)
+                    if not self._stop.is_set():  # not merely finished as the beat came
+                        log.warning("%s %s: another attempt holds it now; first to finish wins", self.what, self.prompt_id)
                     return
             except Exception:
                 # A database hiccup: try again at the next beat; if the lease
                 # lapses meanwhile, another worker may run the prompt too.
-                log.exception("prompt %s: lease renewal failed", self.prompt_id)
+                log.exception("%s %s: lease renewal failed", self.what, self.prompt_id)
 
 
 @dataclass

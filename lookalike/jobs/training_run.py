@@ -263,5 +263,5 @@ class TrainingRunner:
     def run_claim(self, claim: TrainingClaim, **kwargs: Any) -> str:
         from lookalike.jobs.remote_worker import LeaseKeeper
 
-        with LeaseKeeper(self.trainings, claim.tune_id, claim.attempt, self.lease_s):
+        with LeaseKeeper(self.trainings, claim.tune_id, claim.attempt, self.lease_s, what="tune"):
             return self.executor.execute(claim, **kwargs)

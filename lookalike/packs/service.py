@@ -63,6 +63,12 @@ class PackService:
                 field="base_tune_id",
                 hint="Leave tune[base_tune_id] out.",
             )
+        if tune.model_type != pack.model_type:
+            raise InvalidFieldError(
+                f"Pack {pack.id} makes {pack.model_type} tunes; tune[model_type] cannot change it.",
+                field="model_type",
+                hint="Leave tune[model_type] out.",
+            )
         chosen = self._choose(pack, {tune.name.strip().lower()}, request.prompt_ids, field="name")
         plan = chosen[tune.name.strip().lower()]
         # Every prompt checked now, with a stand-in id, so a bad one makes no tune.

@@ -120,9 +120,9 @@ class ImageDetail(BaseModel):
 class PromptProgress(BaseModel):
     """Where an unfinished prompt is (docs/API.md, "Progress"); the prompt's ``progress`` and its events' data."""
 
-    phase: Literal["queued", "denoising", "finishing", "saving"] = Field(
-        description="queued; denoising (step null: loading the model, encoding the text); "
-        "finishing (finishing_step names the step); saving (storing the images)."
+    phase: Literal["waiting", "queued", "denoising", "finishing", "saving"] = Field(
+        description="waiting (for a LoRA tune it names to finish training); queued; denoising (step null: loading "
+        "the model, encoding the text); finishing (finishing_step names the step); saving (storing the images)."
     )
     queue_position: int | None = Field(None, description="Place in line while queued (1: next); null otherwise.")
     step: int | None = Field(None, description="Denoising step done, of steps (0: about to start).")
@@ -145,6 +145,8 @@ class PromptProgress(BaseModel):
         images = ((row.options or {}).get("resolved") or {}).get("num_images")
         if row.status == "queued":
             return cls(phase="queued", queue_position=queue_position, images=images, updated_at=iso(row.updated_at))
+        if row.status == "waiting":
+            return cls(phase="waiting", images=images, updated_at=iso(row.updated_at))
         if row.status != "processing":
             return None
         stored = {k: v for k, v in (getattr(row, "progress", None) or {}).items() if k in cls.model_fields}
@@ -167,7 +169,9 @@ class _PromptPublicBase(BaseModel):
     base_model: str | None = Field(description="Not Astria's: the base model's slug.")
     text: str
     negative_prompt: str
-    status: str = Field(description="Not Astria's: queued, processing, succeeded or failed.")
+    status: str = Field(
+        description="Not Astria's: waiting (for a LoRA tune it names to be trained), queued, processing, succeeded or failed."
+    )
     user_error: str | None = Field(description="Why it failed, in words; null unless it failed.")
     error: ErrorDetail | None = Field(description="Not Astria's: the failure with its stable code.")
     images: list[str] = Field(description="Signed links to the images; empty until it succeeded.")

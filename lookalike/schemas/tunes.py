@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
 from lookalike.errors import InvalidFieldError, UnsupportedFieldError
-from lookalike.prompts.options import invalid_field
+from lookalike.prompts.options import Flag, WholeNumber, invalid_field
 from lookalike.schemas.common import ErrorDetail, Text, Upload, without_blanks
 from lookalike.schemas.fields import ASTRIA_TUNE_FIELDS_NOT_OFFERED, given, refuse_unknown
 
@@ -43,13 +43,14 @@ class TuneCreate(BaseModel):
         description="`faceid` (ready at once, nothing trained) or `lora` (a LoRA fine-tune trained by a worker: "
         "queued, then training; prompts on it wait for it).",
     )
-    steps: int | None = Field(
+    # Plain decimals and true/false words only, as prompt fields (prompts/numbers.py): "1_0" is not 10.
+    steps: WholeNumber | None = Field(
         None, ge=1, le=MAX_TRAINING_STEPS, description="LoRA only: training steps; leave out for the preset's."
     )
     preset: Text | None = Field(
         None, max_length=40, description="LoRA only: training preset (portrait, fast, high or an operator's; GET /tunes/presets)."
     )
-    face_crop: bool | None = Field(
+    face_crop: Flag | None = Field(
         None, description="LoRA only: train on the aligned face crops too (the preset's default: true)."
     )
     callback: Text | None = Field(None, max_length=4096, description="POSTed the tune's JSON once it is ready.")

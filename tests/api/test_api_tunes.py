@@ -69,7 +69,7 @@ def test_json_body(api, photo_files):
     [
         ({"tune[name]": "woman"}, "invalid_field", "tune[title]"),
         ({"tune[title]": "t", "tune[name]": "dog"}, "invalid_field", "tune[name]"),
-        ({"tune[title]": "t", "tune[name]": "woman", "tune[model_type]": "lora"}, "invalid_field", "tune[model_type]"),
+        ({"tune[title]": "t", "tune[name]": "woman", "tune[model_type]": "pti"}, "invalid_field", "tune[model_type]"),
         ({"tune[title]": "t", "tune[name]": "woman", "tune[base_tune_id]": "77"}, "unknown_base_model", "tune[base_tune_id]"),
         ({"tune[title]": "t", "tune[name]": "woman", "tune[callback]": "ftp://x"}, "invalid_callback_url", "tune[callback]"),
         ({"tune[title]": "t", "tune[name]": "woman", "tune[images][]": "not-a-file"}, "invalid_field", "tune[images]"),

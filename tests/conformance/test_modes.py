@@ -172,3 +172,31 @@ def test_controlnet_equals_diffusers(sd15_faceid, ours, controlnet_folder, monke
     blank = Image.new("RGB", (SIZE, SIZE))
     other = _mine(ours, control=ControlInput("canny", blank, 0.7), **({"init": InitImage(INIT, 0.75)} if with_init else {}))
     assert float(np.abs(other.latents - mine.latents).max()) > 100 * LATENT_ATOL
+
+
+def test_an_inpainting_checkpoint_equals_diffusers(sd15_faceid, ours, tmp_path_factory):
+    """A 9-channel inpainting UNet (runwayml's layout: latents, mask, masked latents), FaceID loaded into it."""
+    from dataclasses import replace
+
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+
+    from lookalike.catalog.base_models import ModelSource
+    from lookalike.generation.request import InitImage
+
+    _, base, adapter = sd15_faceid
+    folder = tmp_path_factory.mktemp("inpainting-checkpoint")
+    config = dict(UNet2DConditionModel.load_config(str(base), subfolder="unet"))
+    config["in_channels"] = 9
+    torch.manual_seed(6)
+    UNet2DConditionModel.from_config(config).save_pretrained(str(folder / "unet"), safe_serialization=True)
+    unet = UNet2DConditionModel.from_pretrained(str(folder), subfolder="unet")
+    theirs = _theirs(
+        _reference(StableDiffusionInpaintPipeline, base, adapter, unet=unet), image=INIT, mask_image=MASK, strength=0.7
+    )
+    spec, engine = ours
+    spec = replace(spec, id="conformance-modes-inpainting", inpaint_unet=ModelSource(kind="local", path=str(folder)))
+    mine = _mine((spec, engine), init=InitImage(INIT, 0.7, mask=MASK))
+    _compare("inpaint strength=0.7 (inpainting checkpoint, FaceID on)", theirs, mine, LATENT_ATOL, 0)
+    plain = _mine(ours, init=InitImage(INIT, 0.7, mask=MASK))
+    assert float(np.abs(plain.latents - mine.latents).max()) > 100 * LATENT_ATOL  # the checkpoint was used

@@ -127,18 +127,38 @@ def test_img2img_strength_zero_returns_the_input_and_the_input_reaches_the_model
     assert "Denoising strength: 0.5" in half.parameters
 
 
-def test_inpainting_keeps_the_unmasked_latents_closer(engine, tiny):
+def test_inpainting_keeps_the_unmasked_latents_closer(engine, tiny_xl):
+    """The plain UNet (tiny-xl has no inpainting checkpoint): diffusers re-noises the kept part into it each step."""
     start = Image.fromarray(np.full((64, 64, 3), 128, dtype=np.uint8))
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (0, 0, 32, 64))  # redraw the left half only
     req = GenerationRequest(
-        prompt="a photo", base_model=tiny, options=GenerationOptions(**{**FAST, "steps": 4}, seed=3),
+        prompt="a photo", base_model=tiny_xl, options=GenerationOptions(**{**FAST, "steps": 4}, seed=3),
         init=InitImage(start, 0.9, mask=mask),
     )
     out = pixels(engine.generate(req).images[0].image)
     left, right = np.abs(out[:, :28] - 128).mean(), np.abs(out[:, 36:] - 128).mean()
     assert left > 2 * right  # the VAE's own round trip moves the kept half a little; the masked half a lot
     assert type(engine.pipeline(req).variants[("inpaint", None)]).__name__.startswith("PerImage")
+
+
+def test_a_model_with_an_inpainting_checkpoint_inpaints_with_it(engine, tiny):
+    start = Image.fromarray(np.full((64, 64, 3), 128, dtype=np.uint8))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+
+    def run(**options):
+        req = GenerationRequest(
+            prompt="a photo", base_model=tiny, options=GenerationOptions(**{**FAST, **options}, seed=3),
+            init=InitImage(start, 0.8, mask=mask), identities=((unit(1), 1.0),),
+        )
+        return engine.generate(req).images[0], engine.pipeline(req)
+
+    image, loaded = run()
+    assert loaded.inpainting is not None and loaded.inpainting.unet.config.in_channels == 9
+    assert "Inpaint UNet: inpainting" in image.parameters
+    plusv2, _ = run(faceid_adapter="plusv2")  # PlusV2 lives on the main UNet: inpainted with that one
+    assert "Inpaint UNet" not in plusv2.parameters
 
 
 @pytest.mark.parametrize("model", ["tiny", "tiny-xl"])

@@ -106,3 +106,17 @@ def test_lora_tokens_are_read_beside_faceid_ones_and_bad_ones_named():
     ):
         with pytest.raises(kind):
             parse_prompt(text)
+
+
+def test_sdxl_takes_one_lora_and_a_lora_keeps_to_its_family():
+    from lookalike.catalog.base_models import get_base_model
+    from lookalike.errors import LoraBaseMismatchError
+    from lookalike.execution.runner import _check_lora_family
+
+    sd15, sdxl = get_base_model("tiny"), get_base_model("tiny-xl")
+    _check_lora_family(sd15, ((1, 1.0), (2, 0.5)), ["tiny", "sd-1-5"])  # several combine on SD 1.5
+    with pytest.raises(TooManyLorasError):
+        _check_lora_family(sdxl, ((1, 1.0), (2, 0.5)), ["tiny-xl", "tiny-xl"])
+    with pytest.raises(LoraBaseMismatchError) as caught:
+        _check_lora_family(sdxl, ((1, 1.0),), ["tiny"])
+    assert caught.value.details["trained_on"] == "tiny"
