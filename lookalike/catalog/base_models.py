@@ -249,11 +249,15 @@ class BaseModelSpec:
         )
 
     def adapter_pack(self, adapter: AdapterSpec) -> ModelPack:
-        """An extra adapter's files (PlusV2: its ``.bin`` and the CLIP image encoder), pulled as their own pack."""
+        """An extra adapter's files (PlusV2: its ``.bin`` and the CLIP image encoder), pulled as their own pack.
+
+        Its id is the adapter's: models of one family share it (one pull serves them all).
+        """
         files = adapter.source.remote_files()
         if adapter.image_encoder is not None:
             files += adapter.image_encoder.remote_files()
-        return ModelPack(id=adapter.id, title=f"{adapter.id} for {self.name}", license=adapter.license, files=files)
+        return ModelPack(id=adapter.id, title=f"{adapter.id} (FaceID PlusV2 and its CLIP image encoder)",
+                         license=adapter.license, files=files)
 
     @property
     def pack(self) -> ModelPack:
@@ -345,6 +349,7 @@ FACEID_SDXL = AdapterSpec(
 FACEID_PLUSV2_SDXL = AdapterSpec(
     id="ip-adapter-faceid-plusv2-sdxl",
     kind="faceid_plusv2",
+    # Published download lists pin this file at the same commit as the others.
     source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sdxl.bin",), revision=_FACEID_REVISION),
     weight_name="ip-adapter-faceid-plusv2_sdxl.bin",
     lora_name="ip-adapter-faceid-plusv2_sdxl_lora.safetensors",
@@ -623,7 +628,7 @@ def get_base_model(ref: str | int) -> BaseModelSpec:
 
 
 def model_packs() -> tuple[ModelPack, ...]:
-    """Every pack ``lookalike models pull`` can fetch (base models, then scheduler LoRAs)."""
+    """Every pack ``lookalike models pull`` can fetch: base models, scheduler LoRAs, inpainting UNets, PlusV2."""
     packs = [spec.pack for spec in BASE_MODELS if spec.source.kind == "hub"]
     seen = set()
     for spec in BASE_MODELS:
@@ -634,6 +639,11 @@ def model_packs() -> tuple[ModelPack, ...]:
     for spec in BASE_MODELS:
         if spec.inpaint_pack is not None:
             packs.append(spec.inpaint_pack)
+        for adapter in spec.adapter_options:
+            pack = spec.adapter_pack(adapter)
+            if pack.files and pack.id not in seen:
+                seen.add(pack.id)
+                packs.append(pack)
     packs.append(TAESD_PACK)
     return tuple(packs)
 

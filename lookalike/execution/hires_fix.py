@@ -53,12 +53,15 @@ def first_pass_request(request):
     return replace(request, options=first)
 
 
-def apply_hires_fix(generator, request, result, on_image=None) -> None:
+def apply_hires_fix(generator, request, result, on_image=None) -> list[dict]:
     """The second pass on each image of ``result`` (made by ``first_pass_request(request)``), in place.
 
     ``request`` is the prompt's own request (at the target size). ``on_image(n)``
-    is told as image n (from 1) starts, for live progress.
+    is told as image n (from 1) starts, for live progress. Returns one record
+    per image for the image's step summary (``postprocess.pipeline.summary``).
     """
+    import time
+
     from PIL import Image
 
     from lookalike.generation.request import InitImage
@@ -66,9 +69,11 @@ def apply_hires_fix(generator, request, result, on_image=None) -> None:
     options = request.options
     width, height = options.size_for(request.base_model.native_size)
     strength = options.resolved_hires_strength()
+    records = []
     for number, image in enumerate(result.images, start=1):
         if on_image is not None:
             on_image(number)
+        started = time.perf_counter()
         small = image.image
         enlarged = small.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
         second = replace(
@@ -79,7 +84,14 @@ def apply_hires_fix(generator, request, result, on_image=None) -> None:
         redrawn = generator.generate(second).images[0]
         image.image = redrawn.image
         image.parameters = _with_hires(image.parameters, small.size, (width, height), strength)
+        records.append({
+            "step": "hires_fix",
+            "status": "applied",
+            "seconds": round(time.perf_counter() - started, 3),
+            "settings": f"{small.width}x{small.height} to {width}x{height}, strength {strength:g}",
+        })
     result.width, result.height = width, height
+    return records
 
 
 def _with_hires(parameters: str, first: tuple[int, int], target: tuple[int, int], strength: float) -> str:

@@ -66,15 +66,7 @@ def check_prompt(
     bases = []
     for token in parsed.tokens:
         number = _tune_number(token.tune_id)
-        try:
-            tune = ctx.tunes.get(number, account_id=account_id)
-        except TuneNotFoundError as exc:
-            raise UnknownTuneError(
-                f"The prompt names tune {token.tune_id}, which does not exist or is not yours.",
-                field="text",
-                hint="Use the id of one of your tunes (`lookalike tunes list`).",
-                details={"tune_id": token.tune_id},
-            ) from exc
+        tune = _own_tune(ctx, token.tune_id, number, account_id, "tunes")
         identities.append((number, token.weight))
         bases.append(tune["base_model"])
     loras, lora_bases = _check_loras(ctx, parsed, account_id)
@@ -225,6 +217,19 @@ def _request(ctx: RunContext, resolved: ResolvedPrompt):
 # -- LoRA tunes (issue 15): <lora:ID:W> names a trained tune's file -----------
 
 
+def _own_tune(ctx: RunContext, written: str, number: int, account_id: int | None, kind: str) -> dict:
+    """The caller's tune a token names; another account's is reported exactly like a missing one."""
+    try:
+        return ctx.tunes.get(number, account_id=account_id)
+    except TuneNotFoundError as exc:
+        raise UnknownTuneError(
+            f"The prompt names tune {written}, which does not exist or is not yours.",
+            field="text",
+            hint=f"Use the id of one of your {kind} (`lookalike tunes list`).",
+            details={"tune_id": written},
+        ) from exc
+
+
 def _check_loras(ctx: RunContext, parsed: ParsedPrompt, account_id: int | None) -> tuple[tuple, list[str]]:
     """((tune id, weight) per <lora> token, their tunes' base models); each must be the caller's LoRA tune.
 
@@ -242,15 +247,7 @@ def _check_loras(ctx: RunContext, parsed: ParsedPrompt, account_id: int | None) 
                 field="text",
                 details={"tune_id": number, "token": token.raw},
             )
-        try:
-            tune = ctx.tunes.get(number, account_id=account_id)
-        except TuneNotFoundError as exc:
-            raise UnknownTuneError(
-                f"The prompt names tune {token.tune_id}, which does not exist or is not yours.",
-                field="text",
-                hint="Use the id of one of your LoRA tunes (`lookalike tunes list`).",
-                details={"tune_id": token.tune_id},
-            ) from exc
+        tune = _own_tune(ctx, token.tune_id, number, account_id, "LoRA tunes")
         training = tune.get("training")
         if training is None:
             raise NotALoraTuneError(
@@ -330,10 +327,14 @@ def _finish(ctx: RunContext, resolved: ResolvedPrompt, result, finisher, on_prog
     for image in result.images:  # before the finishing steps' line, which stays last
         image.parameters = with_style(image.parameters, resolved.options.style)
         image.parameters = input_parameters(image.parameters, image_entries)
-    if request is not None:
-        second_passes(ctx, request, result, on_progress)
+    passes = second_passes(ctx, request, result, on_progress) if request is not None else None
     if finisher is not None:
-        apply_postprocess(finisher, result, on_progress)
+        apply_postprocess(finisher, result, on_progress, passes)
+    elif passes is not None and any(passes):
+        from lookalike.postprocess.pipeline import with_summary
+
+        for image, records in zip(result.images, passes, strict=True):
+            image.parameters = with_summary(image.parameters, records)
     reference = _score_reference(ctx, resolved)
     count = len(result.images)
     for number, image in enumerate(result.images, start=1):
@@ -356,10 +357,15 @@ def first_pass(request):
     return first_pass_request(request)
 
 
-def second_passes(ctx: RunContext, request, result, on_progress=None) -> None:
-    """hires_fix's img2img pass, then inpaint_faces, on each image in place (each a finishing step for progress)."""
+def second_passes(ctx: RunContext, request, result, on_progress=None) -> list[list[dict]]:
+    """hires_fix's img2img pass, then inpaint_faces, on each image in place (each a finishing step for progress).
+
+    Returns, per image, a record of each pass for the image's step summary
+    (the PNG's ``Postprocess`` line and ``image_details[].postprocess``), in the order they ran.
+    """
     options = request.options
     count = len(result.images)
+    records: list[list[dict]] = [[] for _ in result.images]
 
     def reporter(step: str):
         if on_progress is None:
@@ -369,21 +375,31 @@ def second_passes(ctx: RunContext, request, result, on_progress=None) -> None:
     if options.hires_fix:
         from lookalike.execution.hires_fix import apply_hires_fix
 
-        apply_hires_fix(ctx.generator(), request, result, on_image=reporter("hires_fix"))
+        made = apply_hires_fix(ctx.generator(), request, result, on_image=reporter("hires_fix"))
+        for mine, record in zip(records, made, strict=True):
+            mine.append(record)
     if options.inpaint_faces:
         from lookalike.execution.inpaint_faces import apply_inpaint_faces
         from lookalike.generation.identity import plan_faces
 
-        apply_inpaint_faces(
+        strength = ctx.settings.inpaint_faces_strength
+        faces = apply_inpaint_faces(
             ctx.generator(),
             ctx.analyzer(),
             request,
             result,
             background_ratio=ctx.settings.background_face_ratio,
-            strength=ctx.settings.inpaint_faces_strength,
+            strength=strength,
             faces_plan=plan_faces(request.identities, options.faceid_layout) if len(request.identities) > 1 else None,
             on_image=reporter("inpaint_faces"),
         )
+        for mine, found in zip(records, faces, strict=True):
+            if found:
+                mine.append({"step": "inpaint_faces", "status": "applied",
+                             "settings": f"{len(found)} face{'s' if len(found) > 1 else ''}, strength {strength:g}"})
+            else:
+                mine.append({"step": "inpaint_faces", "status": "skipped", "reason": "no face found"})
+    return records
 
 
 # -- identities: what the adapter gets, who is where, how alike (issue 13) ----
@@ -486,10 +502,11 @@ def prepare_postprocess(ctx: RunContext, resolved: ResolvedPrompt):
     return prepare(flags, context)
 
 
-def apply_postprocess(finisher, result, on_progress: Callable[..., None] | None = None) -> None:
+def apply_postprocess(finisher, result, on_progress: Callable[..., None] | None = None, earlier=None) -> None:
     """Finish each image in place; what ran or was skipped (and why) goes into its parameters.
 
-    ``on_progress`` hears each step's name as it starts on each image.
+    ``on_progress`` hears each step's name as it starts on each image;
+    ``earlier``, per image, the records of the passes that ran before (they lead the summary).
     """
     from lookalike.postprocess.pipeline import with_summary
 
@@ -503,7 +520,8 @@ def apply_postprocess(finisher, result, on_progress: Callable[..., None] | None 
                 on_progress(None, None, number, count, finishing_step=name)
 
             image.image, records = finisher(image.image, image.seed, on_step=on_step)
-        image.parameters = with_summary(image.parameters, records)
+        leading = earlier[number - 1] if earlier is not None else []
+        image.parameters = with_summary(image.parameters, [*leading, *records])
 
 
 def postprocess_summary(parameters: str) -> str | None:

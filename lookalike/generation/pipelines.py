@@ -268,7 +268,7 @@ def load_pipeline(spec: BaseModelSpec, models_dir: Path, device, dtype, adapter:
         )
     scheduler_config = _read_scheduler_config(single_file_config if paths.single_file else paths.base)
     if paths.image_encoder is not None:
-        _add_image_encoder(pipe, paths.image_encoder, dtype)
+        _add_image_encoder(pipe, paths.image_encoder, dtype, adapter.id)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     pipe.load_ip_adapter(
@@ -338,14 +338,14 @@ def _load_inpainting(loaded: LoadedPipeline, models_dir: Path):
     return pipe
 
 
-def _add_image_encoder(pipe, folder: Path, dtype) -> None:
+def _add_image_encoder(pipe, folder: Path, dtype, pack_id: str) -> None:
     """FaceID PlusV2's CLIP image encoder and the feature extractor sized for it, as ``load_ip_adapter`` pairs them."""
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     if not (Path(folder) / "config.json").is_file():
         raise ModelUnavailableError(
             f"The CLIP image encoder FaceID PlusV2 needs is not in {folder}.",
-            hint="Run `lookalike models pull` for the base model's PlusV2 pack (`lookalike models list`).",
+            hint=f"Run `lookalike models pull {pack_id}`.",
             details={"missing": str(folder)},
         )
     encoder = CLIPVisionModelWithProjection.from_pretrained(str(folder), dtype=dtype, local_files_only=True)

@@ -76,9 +76,11 @@ class LocalBlobStore:
     def delete_prefix(self, prefix: str) -> None:
         path = self._path(prefix)
         if path.is_dir():
-            shutil.rmtree(path)
+            # Another thread may be removing part of the same folder at once (a worker
+            # dropping its attempt's files as the prompt is deleted): gone is what we want.
+            shutil.rmtree(path, onerror=_ignore_missing)
         elif path.exists():
-            path.unlink()
+            path.unlink(missing_ok=True)
 
     def list_prefixes(self, prefix: str) -> list[str]:
         path = self._path(prefix)
@@ -110,3 +112,9 @@ def open_blob_store(settings: Settings) -> BlobStore:
 
         return S3BlobStore.from_settings(settings)
     return LocalBlobStore(settings.blob_dir)
+
+
+def _ignore_missing(function, path, exc_info) -> None:
+    # rmtree's onerror (onexc only exists from Python 3.12 on; we support 3.11).
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]

@@ -71,6 +71,10 @@ def test_sdxl_plusv2_two_people_and_the_passes(api, two_tunes):
     passes = done["passes"]
     assert [(d["width"], d["height"]) for d in passes["image_details"]] == [(128, 128)]
     assert "Size: 64x64" in parameters(api, passes) and "Hires resize: 128x128" in parameters(api, passes)
+    # Both passes in the step summary, in the order they ran (the tiny model paints no face to redraw).
+    assert passes["image_details"][0]["postprocess"] == (
+        "hires_fix applied (64x64 to 128x128, strength 0.4); inpaint_faces skipped (no face found)"
+    )
 
 
 def test_a_layout_that_does_not_fit_the_tokens_is_refused_at_post(api, two_tunes):

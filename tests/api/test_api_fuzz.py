@@ -32,7 +32,9 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api.conftest import photo_upload, wait_done
 
-MAX_EXAMPLES = 25  # per operation and mode
+# Per operation and mode: with the operations issues 13-15 added, 25 took 45 s of the
+# suite's 10 minutes; 15 still reaches every operation in both modes within the cap.
+MAX_EXAMPLES = 15
 TIME_CAP_S = 35.0  # per fuzz test; the two together stay well under 90 s on 2 cores
 
 

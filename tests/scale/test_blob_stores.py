@@ -87,3 +87,24 @@ def test_s3_errors_are_typed(s3, tmp_path):
     assert caught.value.code == "blob_store_unavailable"
     with pytest.raises(BlobStoreError):
         open_blob_store(Settings(data_dir=tmp_path, blob_backend="s3"))  # no bucket named
+
+
+def test_a_local_folder_removed_while_another_thread_removes_part_of_it(tmp_path, monkeypatch):
+    """A prompt deleted while its worker drops an attempt's files: both removals succeed."""
+    import os
+
+    from lookalike.store.blobs import LocalBlobStore
+
+    store = LocalBlobStore(tmp_path)
+    store.put("prompts/7/a1/0.png", b"png")
+    store.put("prompts/7/input.png", b"png")
+    real_rmdir = os.rmdir
+
+    def rmdir_after_the_other_thread(path, *args, **kwargs):
+        if str(path).endswith("a1"):
+            real_rmdir(path, *args, **kwargs)  # the worker got there first
+        return real_rmdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rmdir", rmdir_after_the_other_thread)
+    store.delete_prefix("prompts/7")
+    assert not (tmp_path / "prompts" / "7").exists()

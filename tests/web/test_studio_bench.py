@@ -3,7 +3,8 @@
 Measured by the page itself (``performance.mark`` in app.js) in headless
 Chromium against a real `lookalike serve` with the tiny model. Run with
 ``LOOKALIKE_BENCH_OUT=path.json`` to keep the figures (``LOOKALIKE_BENCH_RUNS``
-runs each, 5 by default); the assertions are loose bounds, so a slow machine
+runs each, 2 by default: enough for the suite's loose bounds; the figures in
+docs/BENCHMARKS.md take 9); the assertions are loose bounds, so a slow machine
 does not fail, a broken measure does.
 """
 
@@ -29,7 +30,7 @@ from tests.web.studio import (
 
 pytestmark = pytest.mark.slow
 
-RUNS = int(os.environ.get("LOOKALIKE_BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("LOOKALIKE_BENCH_RUNS", "2"))
 RESULTS: dict = {}
 MARKS = ("generate", "queued", "first-update", "first-step", "last-step", "last-update", "done", "shown")
 
