@@ -133,43 +133,24 @@ def parse_prompt(text: str) -> ParsedPrompt:
 
 
 def _read_faceid(body: str, raw: str, start: int, end: int) -> FaceIdToken:
-    parts = [part.strip() for part in body.split(":")]
-    if len(parts) not in (1, 2) or not (_TUNE_NUMBER.fullmatch(parts[0]) or _TUNE_NAME.fullmatch(parts[0])):
-        raise PromptTokenError(
-            f"Malformed identity token {raw!r}: expected <faceid:TUNE_ID> or <faceid:TUNE_ID:WEIGHT>.",
-            field="text",
-            details={"token": raw},
-        )
-    if _TUNE_NUMBER.fullmatch(parts[0]) and int(parts[0]) > MAX_TUNE_ID:
-        raise UnknownTuneError(
-            f"The prompt names tune {parts[0]}, which does not exist (ids go up to {MAX_TUNE_ID}).",
-            field="text",
-            details={"tune_id": parts[0], "token": raw},
-        )
-    weight = DEFAULT_WEIGHT
-    if len(parts) == 2:
-        try:
-            weight = parse_decimal(parts[1])
-        except ValueError:
-            raise PromptTokenError(
-                f"Malformed identity token {raw!r}: weight {parts[1]!r} is not a plain decimal number.",
-                field="text",
-                details={"token": raw},
-            ) from None
-    if not (math.isfinite(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT):
-        raise FaceIdWeightError(
-            f"Identity weight {parts[1]} in {raw!r} is out of range; use {MIN_WEIGHT:g} to {MAX_WEIGHT:g}.",
-            field="text",
-            details={"token": raw, "weight": weight, "min": MIN_WEIGHT, "max": MAX_WEIGHT},
-        )
-    return FaceIdToken(tune_id=parts[0], weight=weight, raw=raw, start=start, end=end)
+    tune_id, weight = _read_token(body, raw, "faceid", "identity", PromptTokenError, FaceIdWeightError,
+                                  MIN_WEIGHT, MAX_WEIGHT)
+    return FaceIdToken(tune_id=tune_id, weight=weight, raw=raw, start=start, end=end)
 
 
 def _read_lora(body: str, raw: str, start: int, end: int) -> LoraToken:
+    tune_id, weight = _read_token(body, raw, "lora", "LoRA", LoraTokenError, LoraWeightError,
+                                  MIN_LORA_WEIGHT, MAX_LORA_WEIGHT)
+    return LoraToken(tune_id=tune_id, weight=weight, raw=raw, start=start, end=end)
+
+
+def _read_token(body: str, raw: str, tag: str, words: str, malformed, out_of_range, low: float, high: float
+                ) -> tuple[str, float]:
+    """(tune id, weight) of ``<tag:TUNE_ID>`` or ``<tag:TUNE_ID:WEIGHT>``; each fault with its kind's code."""
     parts = [part.strip() for part in body.split(":")]
     if len(parts) not in (1, 2) or not (_TUNE_NUMBER.fullmatch(parts[0]) or _TUNE_NAME.fullmatch(parts[0])):
-        raise LoraTokenError(
-            f"Malformed LoRA token {raw!r}: expected <lora:TUNE_ID> or <lora:TUNE_ID:WEIGHT>.",
+        raise malformed(
+            f"Malformed {words} token {raw!r}: expected <{tag}:TUNE_ID> or <{tag}:TUNE_ID:WEIGHT>.",
             field="text",
             details={"token": raw},
         )
@@ -184,18 +165,18 @@ def _read_lora(body: str, raw: str, start: int, end: int) -> LoraToken:
         try:
             weight = parse_decimal(parts[1])
         except ValueError:
-            raise LoraTokenError(
-                f"Malformed LoRA token {raw!r}: weight {parts[1]!r} is not a plain decimal number.",
+            raise malformed(
+                f"Malformed {words} token {raw!r}: weight {parts[1]!r} is not a plain decimal number.",
                 field="text",
                 details={"token": raw},
             ) from None
-    if not (math.isfinite(weight) and MIN_LORA_WEIGHT <= weight <= MAX_LORA_WEIGHT):
-        raise LoraWeightError(
-            f"LoRA weight {parts[1]} in {raw!r} is out of range; use {MIN_LORA_WEIGHT:g} to {MAX_LORA_WEIGHT:g}.",
+    if not (math.isfinite(weight) and low <= weight <= high):
+        raise out_of_range(
+            f"{words[0].upper()}{words[1:]} weight {parts[1]} in {raw!r} is out of range; use {low:g} to {high:g}.",
             field="text",
-            details={"token": raw, "weight": weight, "min": MIN_LORA_WEIGHT, "max": MAX_LORA_WEIGHT},
+            details={"token": raw, "weight": weight, "min": low, "max": high},
         )
-    return LoraToken(tune_id=parts[0], weight=weight, raw=raw, start=start, end=end)
+    return parts[0], weight
 
 
 def _tidy(text: str) -> str:
