@@ -15,10 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
-class PromptBar:
+class _Bar:
+    """One rich bar: a phase word, the bar, a detail and the time elapsed; drawn from its first update."""
+
+    WIDTH = 10  # of the phase word's column
+    DONE = "done"  # the phase word once finished
+
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<10}"),
+            TextColumn(f"{{task.description:<{self.WIDTH}}}"),
             BarColumn(),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
@@ -30,14 +35,26 @@ class PromptBar:
         self.updates = 0
 
     def stop(self, *, finished: bool) -> None:
-        """Leave the bar drawn, full and "done" if the prompt finished; nothing if it never moved."""
+        """Leave the bar drawn, full and ``DONE`` if the job finished; nothing if it never moved."""
         if not self._started:
             return
         if finished:
-            task = self._progress.tasks[0]
-            total = task.total or 1
-            self._progress.update(self._task, description="done", total=total, completed=total, detail="")
+            total = self._progress.tasks[0].total or 1
+            self._progress.update(self._task, description=self.DONE, total=total, completed=total, detail="")
         self._progress.stop()
+
+    def _set(self, description: str, total: int | None, completed: int, detail: str) -> None:
+        if not self._started:  # drawn from the first progress on, so an early error prints alone
+            self._progress.start()
+            self._started = True
+        # Drawn 10 times a second; a new phase at once, so even a short one is seen.
+        changed = self._progress.tasks[0].description != description
+        self._progress.update(
+            self._task, description=description, total=total, completed=completed, detail=detail, refresh=changed
+        )
+
+
+class PromptBar(_Bar):
 
     def on_step(
         self, step: int | None, steps: int | None, image: int | None, images: int | None, finishing_step: str | None = None
@@ -70,28 +87,27 @@ class PromptBar:
         elif phase == "saving":
             self._set("saving", 1, 1, "")
 
-    def _set(self, description: str, total: int | None, completed: int, detail: str) -> None:
-        if not self._started:  # drawn from the first progress on, so an early error prints alone
-            self._progress.start()
-            self._started = True
-        # Drawn 10 times a second; a new phase at once, so even a short one is seen.
-        changed = self._progress.tasks[0].description != description
-        self._progress.update(
-            self._task, description=description, total=total, completed=completed, detail=detail, refresh=changed
-        )
-
 
 def _images(images: int | None) -> str:
     return f" ({images} images)" if images and images > 1 else ""
 
 
+def prompt_bar(console: Console, *, enabled: bool = True):
+    """A prompt's bar (None when disabled), drawn from its first update, stopped on the way out."""
+    return _shown(PromptBar, console, enabled)
+
+
+def training_bar(console: Console, *, enabled: bool = True):
+    """A training bar (None when disabled), drawn from its first update, stopped on the way out."""
+    return _shown(TrainingBar, console, enabled)
+
+
 @contextmanager
-def prompt_bar(console: Console, *, enabled: bool = True) -> Iterator[PromptBar | None]:
-    """A bar (None when disabled), drawn from its first update, stopped on the way out."""
+def _shown(kind: type[_Bar], console: Console, enabled: bool) -> Iterator[_Bar | None]:
     if not enabled:
         yield None
         return
-    bar = PromptBar(console)
+    bar = kind(console)
     finished = False
     try:
         yield bar
@@ -100,31 +116,13 @@ def prompt_bar(console: Console, *, enabled: bool = True) -> Iterator[PromptBar 
         bar.stop(finished=finished)
 
 
-class TrainingBar:
+class TrainingBar(_Bar):
     """The bar `lookalike tunes create --model-type lora --wait` shows: place in line, class images, training
     step of N with its loss and ETA. Fed the tune's progress dicts (docs/API.md, "Tune progress"), from the API
     or, for a local run, straight from the trainer; on stderr, none with --json."""
 
-    def __init__(self, console: Console) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task = self._progress.add_task("starting", total=None, detail="")
-        self._started = False
-        self.updates = 0
-
-    def stop(self, *, finished: bool) -> None:
-        if not self._started:
-            return
-        if finished:
-            total = self._progress.tasks[0].total or 1
-            self._progress.update(self._task, description="trained", total=total, completed=total, detail="")
-        self._progress.stop()
+    WIDTH = 12
+    DONE = "trained"
 
     def update(self, progress: dict[str, Any]) -> None:
         self.updates += 1
@@ -146,27 +144,3 @@ class TrainingBar:
             self._set("training", steps, step or 0, detail)
         elif phase == "saving":
             self._set("saving", steps or 1, steps or 1, "")
-
-    def _set(self, description: str, total: int | None, completed: int, detail: str) -> None:
-        if not self._started:
-            self._progress.start()
-            self._started = True
-        changed = self._progress.tasks[0].description != description
-        self._progress.update(
-            self._task, description=description, total=total, completed=completed, detail=detail, refresh=changed
-        )
-
-
-@contextmanager
-def training_bar(console: Console, *, enabled: bool = True) -> Iterator[TrainingBar | None]:
-    """A training bar (None when disabled), drawn from its first update, stopped on the way out."""
-    if not enabled:
-        yield None
-        return
-    bar = TrainingBar(console)
-    finished = False
-    try:
-        yield bar
-        finished = True
-    finally:
-        bar.stop(finished=finished)
