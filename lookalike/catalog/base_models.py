@@ -303,62 +303,38 @@ _FACEID_REVISION = "43907e6f44d079bf1a9102d9a6e56aef7a219bae"
 # so the FaceID adapters trained on their embeddings are released for research.
 _FACEID_LICENSE = "apache-2.0 (model card: non-commercial research use, as InsightFace buffalo_l)"
 
-FACEID_SD15 = AdapterSpec(
-    id="ip-adapter-faceid-sd15",
-    kind="faceid",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sd15.bin",), revision=_FACEID_REVISION),
-    weight_name="ip-adapter-faceid_sd15.bin",
-    lora_name="ip-adapter-faceid_sd15_lora.safetensors",
-    encoder=BUFFALO_L,
-    embedding_dim=512,
-    license=_FACEID_LICENSE,
+def _h94(adapter_id: str, weight_name: str, *, image_encoder: ModelSource | None = None) -> AdapterSpec:
+    """One of h94's FaceID checkpoints: the ``.bin`` at the pinned commit, its kohya LoRA named beside it."""
+    kind = "faceid_plusv2" if image_encoder is not None else "faceid"
+    return AdapterSpec(
+        id=adapter_id,
+        kind=kind,
+        source=hub(_FACEID_REPO, (weight_name,), revision=_FACEID_REVISION),
+        weight_name=weight_name,
+        lora_name=weight_name.removesuffix(".bin") + "_lora.safetensors",
+        encoder=BUFFALO_L,
+        embedding_dim=512,
+        license=_FACEID_LICENSE,
+        image_encoder=image_encoder,
+    )
+
+
+# The pair transformers' CLIPVisionModelWithProjection loads, as h94's PlusV2
+# example does (an earlier entry named "open_clip_pytorch_model.safetensors",
+# which the repo does not have), at the commit published download scripts and
+# logs name; no published digest of model.safetensors was found. h94's SDXL
+# PlusV2 example loads the same ViT-H/14 encoder as SD1.5's.
+_CLIP_VIT_H = hub(
+    "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
+    ("config.json", "model.safetensors"),
+    revision="1c2b8495b28150b8a4922ee1c8edee224c284c0c",
 )
 
-FACEID_PLUSV2_SD15 = AdapterSpec(
-    id="ip-adapter-faceid-plusv2-sd15",
-    kind="faceid_plusv2",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sd15.bin",), revision=_FACEID_REVISION),
-    weight_name="ip-adapter-faceid-plusv2_sd15.bin",
-    lora_name="ip-adapter-faceid-plusv2_sd15_lora.safetensors",
-    encoder=BUFFALO_L,
-    embedding_dim=512,
-    license=_FACEID_LICENSE,
-    # The pair transformers' CLIPVisionModelWithProjection loads, as h94's
-    # PlusV2 example does. (An earlier entry named
-    # "open_clip_pytorch_model.safetensors", which the repo does not have.)
-    # The commit published download scripts and logs name; no published
-    # digest of model.safetensors was found.
-    image_encoder=hub(
-        "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
-        ("config.json", "model.safetensors"),
-        revision="1c2b8495b28150b8a4922ee1c8edee224c284c0c",
-    ),
-)
-
-FACEID_SDXL = AdapterSpec(
-    id="ip-adapter-faceid-sdxl",
-    kind="faceid",
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid_sdxl.bin",), revision=_FACEID_REVISION),
-    weight_name="ip-adapter-faceid_sdxl.bin",
-    lora_name="ip-adapter-faceid_sdxl_lora.safetensors",
-    encoder=BUFFALO_L,
-    embedding_dim=512,
-    license=_FACEID_LICENSE,
-)
-
-FACEID_PLUSV2_SDXL = AdapterSpec(
-    id="ip-adapter-faceid-plusv2-sdxl",
-    kind="faceid_plusv2",
-    # Published download lists pin this file at the same commit as the others.
-    source=hub(_FACEID_REPO, ("ip-adapter-faceid-plusv2_sdxl.bin",), revision=_FACEID_REVISION),
-    weight_name="ip-adapter-faceid-plusv2_sdxl.bin",
-    lora_name="ip-adapter-faceid-plusv2_sdxl_lora.safetensors",
-    encoder=BUFFALO_L,
-    embedding_dim=512,
-    license=_FACEID_LICENSE,
-    # h94's SDXL PlusV2 example loads the same ViT-H/14 image encoder as SD1.5's.
-    image_encoder=FACEID_PLUSV2_SD15.image_encoder,
-)
+FACEID_SD15 = _h94("ip-adapter-faceid-sd15", "ip-adapter-faceid_sd15.bin")
+FACEID_PLUSV2_SD15 = _h94("ip-adapter-faceid-plusv2-sd15", "ip-adapter-faceid-plusv2_sd15.bin", image_encoder=_CLIP_VIT_H)
+FACEID_SDXL = _h94("ip-adapter-faceid-sdxl", "ip-adapter-faceid_sdxl.bin")
+# Published download lists pin this file at the same commit as the others.
+FACEID_PLUSV2_SDXL = _h94("ip-adapter-faceid-plusv2-sdxl", "ip-adapter-faceid-plusv2_sdxl.bin", image_encoder=_CLIP_VIT_H)
 
 TINY_DIR = "tiny"
 TINY_XL_DIR = "tiny-xl"
