@@ -418,3 +418,40 @@ def write_sdxl_with_faceid(root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     adapter.mkdir(parents=True, exist_ok=True)
     torch.save(faceid_sd15_state_dict(unet, seed=seed), adapter / FACEID_SDXL_WEIGHT)
     return base, adapter
+
+
+def local_faceid_spec(spec_id: str, base: Path, adapter: Path, models_dir: Path, *, family: str = "sd15",
+                      weight_name: str = FACEID_SD15_WEIGHT, native_size: int = 32, plus_encoder: Path | None = None):
+    """A catalog entry for folders written here: the base (a diffusers folder) and its FaceID ``.bin``.
+
+    ``plus_encoder`` adds FaceID PlusV2 (``ip-adapter-faceid-plusv2_sd15.bin`` beside the
+    FaceID one, that CLIP image encoder folder) as the entry's adapter option.
+    The adapter folder must lie under ``models_dir``, as the engine finds it there.
+    """
+    from lookalike.catalog.base_models import BUFFALO_L, AdapterSpec, BaseModelSpec, ModelSource
+
+    def adapter_spec(kind: str, weight: str, encoder: Path | None = None) -> AdapterSpec:
+        return AdapterSpec(
+            id=f"conformance-{kind}",
+            kind=kind,
+            source=ModelSource(kind="local", local_dir=str(adapter.relative_to(models_dir))),
+            weight_name=weight,
+            lora_name=None,
+            encoder=BUFFALO_L,
+            embedding_dim=FACEID_ID_DIM,
+            license="random weights",
+            image_encoder=None if encoder is None else ModelSource(kind="local", local_dir=str(encoder.relative_to(models_dir))),
+        )
+
+    options = () if plus_encoder is None else (adapter_spec("faceid_plusv2", FACEID_PLUSV2_SD15_WEIGHT, plus_encoder),)
+    return BaseModelSpec(
+        id=spec_id,
+        gallery_id=99900,
+        name="small layout, random weights",
+        family=family,
+        source=ModelSource(kind="local", path=str(base)),
+        adapter=adapter_spec("faceid", weight_name),
+        adapter_options=options,
+        license="random weights",
+        native_size=native_size,
+    )

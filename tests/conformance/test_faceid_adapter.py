@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT, faceid_sd15_state_dict, write_sd15_with_faceid
+from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT, faceid_sd15_state_dict, local_faceid_spec, write_sd15_with_faceid
 
 LATENT_ATOL = 1e-6
 PIXEL_ATOL = 0
@@ -123,7 +123,6 @@ def reference(folders):
 
 def _engine_runner(folders, **settings):
     """lookalike's engine on a catalog entry for the same folders, through its real loader."""
-    from lookalike.catalog.base_models import BUFFALO_L, AdapterSpec, BaseModelSpec, ModelSource
     from lookalike.config import Settings
     from lookalike.generation.engine import Engine
     from lookalike.generation.request import GenerationRequest
@@ -131,25 +130,7 @@ def _engine_runner(folders, **settings):
 
     root, base, adapter = folders
     models_dir = root / "models"
-    spec = BaseModelSpec(
-        id="conformance-sd15",
-        gallery_id=99901,
-        name="SD1.5 layout, random weights",
-        family="sd15",
-        source=ModelSource(kind="local", path=str(base)),
-        adapter=AdapterSpec(
-            id="ip-adapter-faceid-sd15",
-            kind="faceid",
-            source=ModelSource(kind="local", local_dir=str(adapter.relative_to(models_dir))),
-            weight_name=FACEID_SD15_WEIGHT,
-            lora_name=None,
-            encoder=BUFFALO_L,
-            embedding_dim=FACEID_ID_DIM,
-            license="random weights",
-        ),
-        license="random weights",
-        native_size=SIZE,
-    )
+    spec = local_faceid_spec("conformance-sd15", base, adapter, models_dir, native_size=SIZE)
     engine = Engine(Settings(data_dir=root / "data", models_dir=models_dir, device="cpu", **settings))
     loaded = engine.pipeline(spec)
     latents: list = []

@@ -36,6 +36,7 @@ from .layouts import (
     FACEID_SD15_WEIGHT,
     FACEID_SDXL_WEIGHT,
     faceid_plus_state_dict,
+    local_faceid_spec,
     write_clip_vision,
     write_sd15_with_faceid,
     write_sdxl_with_faceid,
@@ -127,39 +128,13 @@ def _run_reference(pipeline, latents, **call) -> Run:
 
 def _engine(root, base, adapter, family: str, *, plus_encoder=None):
     """lookalike's engine on catalog entries for the same folders, through its real loader."""
-    from lookalike.catalog.base_models import BUFFALO_L, AdapterSpec, BaseModelSpec, ModelSource
     from lookalike.config import Settings
     from lookalike.generation.engine import Engine
 
     models_dir = root / "models"
-    local = str(adapter.relative_to(models_dir))
-
-    def adapter_spec(kind, weight, encoder=None):
-        return AdapterSpec(
-            id=f"conformance-{kind}",
-            kind=kind,
-            source=ModelSource(kind="local", local_dir=local),
-            weight_name=weight,
-            lora_name=None,
-            encoder=BUFFALO_L,
-            embedding_dim=FACEID_ID_DIM,
-            license="random weights",
-            image_encoder=None if encoder is None else ModelSource(kind="local", local_dir=str(encoder.relative_to(models_dir))),
-        )
-
-    options = ()
-    if plus_encoder is not None:
-        options = (adapter_spec("faceid_plusv2", FACEID_PLUSV2_SD15_WEIGHT, plus_encoder),)
-    spec = BaseModelSpec(
-        id=f"conformance-{family}",
-        gallery_id=99902,
-        name="small layout, random weights",
-        family=family,
-        source=ModelSource(kind="local", path=str(base)),
-        adapter=adapter_spec("faceid", FACEID_SD15_WEIGHT if family == "sd15" else FACEID_SDXL_WEIGHT),
-        adapter_options=options,
-        license="random weights",
-        native_size=SIZE,
+    spec = local_faceid_spec(
+        f"conformance-{family}", base, adapter, models_dir, family=family, native_size=SIZE,
+        weight_name=FACEID_SD15_WEIGHT if family == "sd15" else FACEID_SDXL_WEIGHT, plus_encoder=plus_encoder,
     )
     # Two cached pipelines: FaceID and PlusV2 are different loads of the same base.
     settings = Settings(data_dir=root / "data", models_dir=models_dir, device="cpu", max_cached_pipelines=2)

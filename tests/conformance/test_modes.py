@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT
+from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT, local_faceid_spec
 from .test_faceid_adapter import Run, _capture_latents, _compare
 
 LATENT_ATOL = 1e-5
@@ -51,26 +51,12 @@ def controlnet_folder(sd15_faceid, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ours(sd15_faceid):
-    from lookalike.catalog.base_models import BUFFALO_L, AdapterSpec, BaseModelSpec, ModelSource
     from lookalike.config import Settings
     from lookalike.generation.engine import Engine
 
     root, base, adapter = sd15_faceid
     models_dir = adapter.parent
-    spec = BaseModelSpec(
-        id="conformance-modes",
-        gallery_id=99903,
-        name="small SD1.5 layout, random weights",
-        family="sd15",
-        source=ModelSource(kind="local", path=str(base)),
-        adapter=AdapterSpec(
-            id="ip-adapter-faceid-sd15", kind="faceid", source=ModelSource(kind="local", local_dir=adapter.name),
-            weight_name=FACEID_SD15_WEIGHT, lora_name=None, encoder=BUFFALO_L, embedding_dim=FACEID_ID_DIM,
-            license="random weights",
-        ),
-        license="random weights",
-        native_size=SIZE,
-    )
+    spec = local_faceid_spec("conformance-modes", base, adapter, models_dir, native_size=SIZE)
     return spec, Engine(Settings(data_dir=root / "modes-data", models_dir=models_dir, device="cpu"))
 
 

@@ -27,7 +27,7 @@ import shutil
 import numpy as np
 import pytest
 
-from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT
+from .layouts import FACEID_ID_DIM, FACEID_SD15_WEIGHT, local_faceid_spec
 
 LATENT_ATOL = 1e-6
 SEED, STEPS, CFG, SIZE = 99, 2, 3.0, 32
@@ -98,7 +98,7 @@ def reference(models):
 
 
 def _ours(models):
-    from lookalike.catalog.base_models import BUFFALO_L, TAESD_PACK, AdapterSpec, BaseModelSpec, ModelSource
+    from lookalike.catalog.base_models import TAESD_PACK
     from lookalike.config import Settings
     from lookalike.generation.engine import Engine
     from lookalike.generation.request import GenerationRequest
@@ -106,25 +106,7 @@ def _ours(models):
 
     root, base, adapter = models
     models_dir = root / "models"
-    spec = BaseModelSpec(
-        id="taesd-conformance-sd15",
-        gallery_id=99902,
-        name="SD1.5 layout, random weights",
-        family="sd15",
-        source=ModelSource(kind="local", path=str(base)),
-        adapter=AdapterSpec(
-            id="ip-adapter-faceid-sd15",
-            kind="faceid",
-            source=ModelSource(kind="local", local_dir=str(adapter.relative_to(models_dir))),
-            weight_name=FACEID_SD15_WEIGHT,
-            lora_name=None,
-            encoder=BUFFALO_L,
-            embedding_dim=FACEID_ID_DIM,
-            license="random weights",
-        ),
-        license="random weights",
-        native_size=SIZE,
-    )
+    spec = local_faceid_spec("taesd-conformance-sd15", base, adapter, models_dir, native_size=SIZE)
     engine = Engine(Settings(data_dir=root / "data", models_dir=models_dir, device="cpu"))
     # Random weights stand in for the published file, so its digest cannot match: the catalog's pack less its digests.
     stand_in = dataclasses.replace(TAESD_PACK, files=tuple(dataclasses.replace(f, sha256=None) for f in TAESD_PACK.files))
