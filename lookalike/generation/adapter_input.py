@@ -82,16 +82,19 @@ def set_plus_input(loaded, plans: list[FacePlan], counts: list[int], do_cfg: boo
     if layer is None:
         return
     people = max(1, max(len(plan.people) for plan in plans))
-    zero_state, zero_negative = _clip_states(loaded, None)
+    negative_states = _zero_input_states(loaded)
     positives, negatives = [], []
     for plan, count in zip(plans, counts, strict=True):
         if plan.active:
-            states = [_clip_states(loaded, person.face_crop) for person in plan.people]
-            positive = torch.stack([s for s, _ in states])
-            negative = torch.stack([n for _, n in states])
+            # A person given without a face crop gets zeros, as a plan without identity does.
+            positive = torch.stack([
+                torch.zeros_like(negative_states) if person.face_crop is None else _clip_states(loaded, person.face_crop)
+                for person in plan.people
+            ])
         else:
-            positive = zero_state.unsqueeze(0).expand(people, -1, -1)
-            negative = zero_negative.unsqueeze(0).expand(people, -1, -1)
+            # No identity: the adapter's scale is 0 and its attention skipped; the input only needs its shape.
+            positive = torch.zeros_like(negative_states).unsqueeze(0).expand(people, -1, -1)
+        negative = negative_states.unsqueeze(0).expand(len(positive), -1, -1)
         positives.append(positive.unsqueeze(0).expand(count, -1, -1, -1))
         negatives.append(negative.unsqueeze(0).expand(count, -1, -1, -1))
     clip = torch.cat(positives)
@@ -103,24 +106,23 @@ def set_plus_input(loaded, plans: list[FacePlan], counts: list[int], do_cfg: boo
 
 
 def _clip_states(loaded, face_crop):
-    """(hidden states, negative hidden states) of one face crop, each (tokens, hidden); zeros for no face.
-
-    The same calls as diffusers' ``encode_image(..., output_hidden_states=True)``:
-    the feature extractor's pixels, the encoder's second-to-last hidden
-    states, and for the negative the states of an all-zero input.
-    """
-    import torch
-
+    """The face crop's (tokens, hidden) states: as diffusers' ``encode_image(..., output_hidden_states=True)``,
+    the feature extractor's pixels through the encoder, its second-to-last hidden states."""
     pipe = loaded.pipe
-    if face_crop is None:
-        size = pipe.image_encoder.config.image_size
-        image = np.zeros((size, size, 3), dtype=np.uint8)
-    else:
-        image = np.asarray(face_crop, dtype=np.uint8)
-    pixels = pipe.feature_extractor(images=[image], return_tensors="pt").pixel_values
+    pixels = pipe.feature_extractor(images=[np.asarray(face_crop, dtype=np.uint8)], return_tensors="pt").pixel_values
     pixels = pixels.to(device=loaded.device, dtype=next(pipe.image_encoder.parameters()).dtype)
-    states = pipe.image_encoder(pixels, output_hidden_states=True).hidden_states[-2][0]
-    negative = pipe.image_encoder(torch.zeros_like(pixels), output_hidden_states=True).hidden_states[-2][0]
-    if face_crop is None:
-        return torch.zeros_like(states), negative
-    return states, negative
+    return pipe.image_encoder(pixels, output_hidden_states=True).hidden_states[-2][0]
+
+
+def _zero_input_states(loaded):
+    """The negative rows' states: the encoder on an all-zero input (diffusers' ``zeros_like(image)``), the same
+    for every face, so computed once per loaded pipeline."""
+    if loaded.clip_zero_states is None:
+        import torch
+
+        pipe = loaded.pipe
+        size = pipe.image_encoder.config.image_size
+        dtype = next(pipe.image_encoder.parameters()).dtype
+        zeros = torch.zeros(1, 3, size, size, device=loaded.device, dtype=dtype)
+        loaded.clip_zero_states = pipe.image_encoder(zeros, output_hidden_states=True).hidden_states[-2][0]
+    return loaded.clip_zero_states

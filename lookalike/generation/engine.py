@@ -212,8 +212,8 @@ class Engine:
                     plans,
                     counts,
                     do_cfg,
-                    shortcut=True if first.options.faceid_shortcut is None else first.options.faceid_shortcut,
-                    s_scale=1.0 if first.options.faceid_s_scale is None else first.options.faceid_s_scale,
+                    shortcut=first.options.resolved_faceid_shortcut(),
+                    s_scale=first.options.resolved_faceid_s_scale(),
                 )
                 with _deepcache(pipe.unet, first.deepcache_interval):
                     output = pipe(
@@ -420,10 +420,8 @@ def _extra_parameters(request: GenerationRequest, prepared: PreparedRequest) -> 
             extra.append(("FaceID layout", faces.layout))
             extra.append(("FaceID people", str(len(faces.people))))
         if adapter.kind == "faceid_plusv2":
-            shortcut = True if prepared.options.faceid_shortcut is None else prepared.options.faceid_shortcut
-            s_scale = 1.0 if prepared.options.faceid_s_scale is None else prepared.options.faceid_s_scale
-            extra.append(("FaceID shortcut", str(shortcut).lower()))
-            extra.append(("FaceID s_scale", f"{s_scale:g}"))
+            extra.append(("FaceID shortcut", str(prepared.options.resolved_faceid_shortcut()).lower()))
+            extra.append(("FaceID s_scale", f"{prepared.options.resolved_faceid_s_scale():g}"))
     for lora in request.loras:
         extra.append(("LoRA", f"{lora.name}:{lora.weight:g}"))
     init = request.init

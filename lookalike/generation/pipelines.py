@@ -113,6 +113,8 @@ class LoadedPipeline:
     # Pipelines of other modes (img2img, inpaint, ControlNet) on the same modules, by (mode, controlnet id).
     variants: dict[tuple[str, str | None], Any] = field(default_factory=dict)
     controlnets: dict[str, Any] = field(default_factory=dict)  # loaded ControlNets by catalog id
+    # PlusV2: the CLIP image encoder's states of an all-zero input (every negative row's), computed once.
+    clip_zero_states: Any = None
     # The inpainting pipeline on the model's inpainting UNet (False: looked for, there is none on disk).
     inpainting: Any = None
     # Users' LoRAs (trained tunes) loaded into this pipeline, least recently used first.

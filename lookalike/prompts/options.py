@@ -287,6 +287,13 @@ class GenerationOptions(BaseModel):
 
         check_image_options(self)
 
+    def resolved_faceid_shortcut(self) -> bool:
+        """PlusV2's shortcut as it runs: on (V2) unless turned off."""
+        return True if self.faceid_shortcut is None else bool(self.faceid_shortcut)
+
+    def resolved_faceid_s_scale(self) -> float:
+        return 1.0 if self.faceid_s_scale is None else float(self.faceid_s_scale)
+
     def resolved_hires_strength(self) -> float:
         return DEFAULT_HIRES_STRENGTH if self.hires_denoising_strength is None else self.hires_denoising_strength
 
